@@ -1,2 +1,3 @@
 export * from './manifest.ts';
 export * from './shard-format.ts';
+export * from './dataset-config.ts';
