@@ -1,1 +1,5 @@
 export * from './sequence-batch.ts';
+export * from './config.ts';
+export * from './config-from-manifest.ts';
+export { CustomerModel, type ModelWeights, type ScoreOptions, type TaskLossOptions } from './customer-model.ts';
+export { LogUniformSampler, type SampledCandidates } from './candidate-sampler.ts';

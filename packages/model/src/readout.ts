@@ -1,0 +1,26 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { AttentionalReadout } from './attentional-readout.ts';
+import type { ModelConfig } from './config.ts';
+import { LastPositionReadout } from './last-position-readout.ts';
+import type { PreparedBatch } from './prepared-batch.ts';
+
+/** Turns a batch's hidden states and candidate embeddings into one score per (customer, candidate). */
+export interface Readout {
+  /** Computes what every scoring call on this batch shares. Call inside tf.tidy. */
+  begin(hidden: tf.Tensor3D, batch: PreparedBatch): CandidateScorer;
+}
+
+/** Scores candidates against one encoded batch of B customers. */
+export interface CandidateScorer {
+  /** Every customer scores the same candidates: [C, hidden] -> [B, C]. */
+  scoreShared(candidates: tf.Tensor2D): tf.Tensor2D;
+  /** Customer b scores its own candidate, row b: [B, hidden] -> [B]. */
+  scorePaired(candidates: tf.Tensor2D): tf.Tensor1D;
+  /** Floats that scoreShared holds per customer and candidate; sizes evaluation chunks. */
+  readonly floatsPerCandidate: number;
+}
+
+/** Creates the readout that `config.readout` names. */
+export function createReadout(config: ModelConfig): Readout {
+  return config.readout === 'attentional' ? new AttentionalReadout() : new LastPositionReadout();
+}
