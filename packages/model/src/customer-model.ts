@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '@mcm/common';
 import { FIRST_VALUE_ID } from '@mcm/schema';
+import './register-gradients.ts';
 import { LogUniformSampler } from './candidate-sampler.ts';
 import { validateModelConfig, type ModelConfig, type TaskConfig } from './config.ts';
 import { noDropout, seededDropout } from './dropout.ts';
