@@ -131,10 +131,12 @@ export function decodeShard(bytes: Uint8Array, source = 'shard'): ShardData {
     if (entry.offset + byteLength > bytes.length) {
       throw new Error(`${source}: column ${entry.name} runs past the end of the file; the shard is truncated, re-run the ingest`);
     }
-    const copy = bytes.slice(entry.offset, entry.offset + byteLength).buffer;
+    // Buffer#slice returns a view, not a copy, so copy explicitly.
+    const copy = new Uint8Array(byteLength);
+    copy.set(bytes.subarray(entry.offset, entry.offset + byteLength));
     columns.set(
       entry.name,
-      entry.type === 'int32' ? new Int32Array(copy) : entry.type === 'float64' ? new Float64Array(copy) : new Uint8Array(copy),
+      entry.type === 'int32' ? new Int32Array(copy.buffer) : entry.type === 'float64' ? new Float64Array(copy.buffer) : copy,
     );
   }
   const need = <T>(name: string): T => {
