@@ -44,7 +44,7 @@ describe('padding rows', () => {
           const paddingGradient = tf.slice(gradient, [0, 0], [1, config.hidden]).dataSync();
           expect(Array.from(paddingGradient), `${name} row 0 gradient`).toEqual(new Array(config.hidden).fill(0));
         }
-        optimizer.applyGradients(grads);
+        optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
       });
     }
 
