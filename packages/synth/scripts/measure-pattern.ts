@@ -1,9 +1,10 @@
 /**
- * Prints the planted pattern's predicted and measured numbers for one generator output:
+ * Prints the planted pattern's predicted and measured numbers, and two model-free
+ * next-subcategory baselines, for one generator output:
  *   npx tsx packages/synth/scripts/measure-pattern.ts <generator output dir>
  * It reads every event into memory, so use it on samples (up to a few hundred thousand customers).
  */
-import { measurePlantedPattern, readCustomerSequences, readGeneratorOutput } from '@mcm/synth';
+import { measureNextSubcategoryBaselines, measurePlantedPattern, readCustomerSequences, readGeneratorOutput } from '@mcm/synth';
 
 const dir = process.argv[2];
 if (dir === undefined) {
@@ -14,4 +15,5 @@ if (dir === undefined) {
 const { summary, catalog } = await readGeneratorOutput(dir);
 const sequences = await readCustomerSequences(dir, catalog);
 const measured = measurePlantedPattern(sequences, catalog);
-console.log(JSON.stringify({ customers: sequences.length, predicted: summary.prediction, measured }, null, 2));
+const baselines = measureNextSubcategoryBaselines(sequences, catalog);
+console.log(JSON.stringify({ customers: sequences.length, predicted: summary.prediction, measured, baselines }, null, 2));

@@ -27,5 +27,10 @@ export {
 export { expectedSessions, predictPlantedPattern, NDCG_K, type PlantedPatternPrediction } from './prediction.ts';
 export { createStreamRandom, STREAM_CATALOG, STREAM_CUSTOMER } from './seeds.ts';
 export { COMPLEMENT_RULES, CONSUMABLE_RULES, TAXONOMY, type ComplementRule, type ConsumableRule, type TaxonomyNode } from './taxonomy.ts';
-export { measurePlantedPattern, type PlantedPatternMeasurement } from './pattern-measurement.ts';
+export {
+  measureNextSubcategoryBaselines,
+  measurePlantedPattern,
+  type NextSubcategoryBaselines,
+  type PlantedPatternMeasurement,
+} from './pattern-measurement.ts';
 export { readCustomerSequences, readGeneratorOutput, type CustomerSequence } from './read-output.ts';

@@ -80,6 +80,37 @@ export function measurePlantedPattern(sequences: CustomerSequence[], catalog: Ca
   };
 }
 
+/** NDCG@10 for the next subcategory over every position, of two rankings that need no model. */
+export interface NextSubcategoryBaselines {
+  positions: number;
+  /** Subcategories by event count. */
+  popularityNdcg: number;
+  /** The current event's subcategory first, then by event count: what session continuity alone is worth. */
+  repeatLastNdcg: number;
+}
+
+/** Scores popularity and "repeat the last subcategory" on the next event of every position. */
+export function measureNextSubcategoryBaselines(sequences: CustomerSequence[], catalog: Catalog): NextSubcategoryBaselines {
+  const popularityRank = rankSubcategoriesByCount(sequences, catalog);
+  let positions = 0;
+  let popularitySum = 0;
+  let repeatSum = 0;
+
+  for (const sequence of sequences) {
+    for (let i = 0; i + 1 < sequence.item.length; i++) {
+      const current = catalog.itemSubcategory[sequence.item[i]!]!;
+      const next = catalog.itemSubcategory[sequence.item[i + 1]!]!;
+      positions++;
+      popularitySum += gain(popularityRank[next]!);
+
+      // Putting `current` first moves every subcategory that was ahead of it down by one.
+      const repeatRank = next === current ? 1 : popularityRank[next]! + (popularityRank[current]! > popularityRank[next]! ? 1 : 0);
+      repeatSum += gain(repeatRank);
+    }
+  }
+  return { positions, popularityNdcg: popularitySum / positions, repeatLastNdcg: repeatSum / positions };
+}
+
 /** Returns the 1-based rank of each subcategory by its number of events, ties by index. */
 function rankSubcategoriesByCount(sequences: CustomerSequence[], catalog: Catalog): Int32Array {
   const counts = new Float64Array(catalog.subcategories.length);
