@@ -7,7 +7,7 @@ export interface ManifestModelOptions extends Partial<ModelOptions> {
   inputFeatures?: readonly string[];
   /** Names of the features whose next value is a task; default the manifest's tasks. */
   tasks?: readonly string[];
-  /** Longest history; default the manifest's maxLength. */
+  /** Maximum history length; default the manifest's maxLength. */
   maxLength?: number;
 }
 

@@ -24,7 +24,7 @@ export interface ModelConfig {
   features: FeatureConfig[];
   /** Tasks, each scored by the readout against its feature's embedding table. */
   tasks: TaskConfig[];
-  /** Longest history the model accepts; sizes the position table. */
+  /** Maximum history length the model accepts; sizes the position table. */
   maxLength: number;
   /** Width of embeddings and hidden states. */
   hidden: number;
@@ -42,10 +42,10 @@ export interface ModelConfig {
   readout: 'attentional' | 'last-position';
   /** `bidirectional`: every position attends to every real position. `causal`: only to itself and earlier ones. */
   attention: 'bidirectional' | 'causal';
-  /** Where each block's layer normalisation sits relative to its residual connection. */
+  /** Position of each block's layer normalisation relative to its residual connection. */
   normalization: 'post' | 'pre';
   /**
-   * How positions are numbered for the position embedding. `from-last`: 0 is the most
+   * Numbering of positions for the position embedding. `from-last`: 0 is the most
    * recent event. `from-first`: 0 is the oldest event of the window. Both ignore padding.
    */
   positions: 'from-last' | 'from-first';
@@ -69,7 +69,7 @@ export interface ModelConfig {
 /** The fields of `ModelConfig` that have defaults. */
 export type ModelOptions = Omit<ModelConfig, 'features' | 'tasks' | 'maxLength'>;
 
-/** What `createModelConfig` needs: the data-dependent fields, and any option to override. */
+/** Input of `createModelConfig`: the data-dependent fields plus any options to override. */
 export type ModelConfigInput = Pick<ModelConfig, 'features' | 'tasks' | 'maxLength'> & Partial<ModelOptions>;
 
 /**
@@ -80,7 +80,7 @@ export function defaultModelOptions(chosen: Partial<ModelOptions> = {}): ModelOp
   const hidden = chosen.hidden ?? 64;
   const readout = chosen.readout ?? 'attentional';
   return {
-    // 64 is BERT4Rec's width on its smaller datasets and keeps a CPU training step fast; the
+    // 64 is BERT4Rec's width on its smaller datasets and keeps a CPU training step fast. The
     // method leaves the width open, so tune it on the validation split.
     hidden,
     // 3 blocks and 4 heads are the MCM paper's settings.
@@ -90,8 +90,8 @@ export function defaultModelOptions(chosen: Partial<ModelOptions> = {}): ModelOp
     ffnWidth: 4 * hidden,
     // 0.1 is BERT's and BERT4Rec's rate.
     dropout: 0.1,
-    // 0 because tfjs draws the mask on the CPU in JavaScript and it has batch x heads x
-    // length^2 entries per block (23M at batch 64, length 300); set 0.1 to match BERT.
+    // 0 because tfjs draws this mask on the CPU in JavaScript, and it has batch x heads x
+    // length^2 entries per block (23M at batch 64, length 300). Set 0.1 to match BERT.
     attentionDropout: 0,
     readout,
     attention: 'bidirectional',
@@ -234,7 +234,7 @@ export function tableRows(config: ModelConfig, feature: FeatureConfig): number {
   return feature.vocabularySize + (config.maskToken ? 1 : 0);
 }
 
-/** The Cloze mask token's id in `feature`'s table; it exists only when `config.maskToken` is set. */
+/** Returns the id of the Cloze mask token in `featureName`'s table; throws unless `config.maskToken` is set. */
 export function maskTokenId(config: ModelConfig, featureName: string): number {
   if (!config.maskToken) throw new Error('maskToken is false: set maskToken to reserve a mask id in every table');
   const feature = config.features.find((candidate) => candidate.name === featureName);

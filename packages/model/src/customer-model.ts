@@ -83,8 +83,8 @@ export class CustomerModel {
    *
    * With `training`, dropout is applied and a task whose vocabulary exceeds
    * sampledSoftmaxThreshold scores its positive plus sampled negatives; without it every
-   * candidate is scored. Labels 0 are left out of the mean (a task with no label in the
-   * batch gets a loss of 0); labels 1 (out-of-vocabulary) are ordinary targets.
+   * candidate is scored. Labels 0 are left out of the mean, and a task with no label in
+   * the batch gets a loss of 0. Labels 1 (out-of-vocabulary) are ordinary targets.
    */
   taskLosses(batch: SequenceBatch, labels: TaskLabels, options: TaskLossOptions): Record<string, tf.Scalar> {
     this.assertLive();

@@ -7,10 +7,10 @@ import type { PreparedBatch } from './prepared-batch.ts';
  * The heterogeneous embedding: one table per input feature, averaged position by position
  * over the features present at the event, plus a learned position embedding.
  *
- * Index 0 of every table is padding. Its row starts at zero and stays zero in training
- * because every gathered row is multiplied by a weight that is 0 for id 0 (and for any id
- * at a padding position), so the gather's gradient sends exactly 0 to it and SGD, Adam and
- * weight decay leave it at zero. Index 1 is out-of-vocabulary, an ordinary learned row.
+ * Index 0 of every table is padding, and its row starts at zero. Every gathered row is
+ * multiplied by a weight that is 0 for id 0 and for any id at a padding position, so the
+ * gather's gradient sends exactly 0 to row 0, and SGD, Adam and weight decay keep it at
+ * zero. Index 1 is out-of-vocabulary, an ordinary learned row.
  * With `maskToken`, index vocabularySize is the Cloze mask token.
  */
 export class HeterogeneousEmbedding {

@@ -43,9 +43,9 @@ export class Encoder {
   }
 
   /**
-   * The additive self-attention mask: [B, 1, 1, T] hiding padding keys, plus (causal) a
-   * [1, 1, T, T] term hiding keys after the query. Every query keeps at least one key
-   * (position 0 is always real), so no softmax row is fully masked.
+   * Builds the additive self-attention mask: [B, 1, 1, T] hides padding keys, and for
+   * causal attention a [1, 1, T, T] term hides keys after the query. Every query keeps at
+   * least one key because position 0 is always real, so no softmax row is fully masked.
    */
   private attentionMask(batch: PreparedBatch): tf.Tensor4D {
     const { batchSize, length } = batch;

@@ -18,7 +18,7 @@ export class FeedForward {
   }
 }
 
-/** The exact GELU, x * Phi(x), via erf (the tanh approximation measured slower in tfjs). */
+/** Applies the exact GELU, x * Phi(x), computed with erf. */
 export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }

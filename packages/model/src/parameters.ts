@@ -9,7 +9,7 @@ let storesCreated = 0;
  * with their seeded initialisation.
  *
  * tfjs keeps one global registry of variable names, so each variable is registered as
- * "<store id>/<name>" and two models can live side by side; `variables` is keyed by the
+ * "<store id>/<name>" and two models can live side by side. `variables` is keyed by the
  * readable name alone.
  */
 export class ParameterStore {

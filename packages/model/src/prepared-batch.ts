@@ -5,7 +5,7 @@ import type { SequenceBatch } from './sequence-batch.ts';
 /**
  * Additive mask value for positions that must get no attention. Large and finite rather
  * than -Infinity: exp() of it is exactly 0 in float32, and a sum of two of them (key mask
- * plus causal mask) stays finite, so no softmax sees inf - inf = NaN.
+ * plus causal mask) stays finite, so no softmax computes inf - inf = NaN.
  */
 export const MASKED_LOGIT = -1e9;
 
@@ -16,9 +16,9 @@ export interface PreparedFeature {
   ids: Int32Array;
   width: number;
   /**
-   * [B * T * width] weight of each id in the embedding average: 1 / (non-zero slots of the
-   * feature at the position x features present at the position), and 0 for id 0 and for
-   * every slot of a padding position.
+   * [B * T * width] weight of each id in the embedding average. It is 1 / (non-zero slots
+   * of the feature at the position x features present at the position). It is 0 for id 0
+   * and for every slot of a padding position.
    */
   weights: Float32Array;
 }

@@ -16,7 +16,7 @@ export interface CandidateScorer {
   scoreShared(candidates: tf.Tensor2D): tf.Tensor2D;
   /** Customer b scores its own candidate, row b: [B, hidden] -> [B]. */
   scorePaired(candidates: tf.Tensor2D): tf.Tensor1D;
-  /** Floats that scoreShared holds per customer and candidate; sizes evaluation chunks. */
+  /** Number of floats scoreShared allocates per customer and candidate, used to size evaluation chunks. */
   readonly floatsPerCandidate: number;
 }
 

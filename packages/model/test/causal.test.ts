@@ -14,7 +14,7 @@ const history: TestEvent[] = [
 // Every feature of events 3 and 4 changes; the length (and so every position id) stays.
 const perturbed: TestEvent[] = [...history.slice(0, 3), { item: 9, brand: 5, tags: [1, 2] }, { item: 4, brand: 1, tags: [] }];
 
-/** The hidden state of each position of one customer, padded to length 7. */
+/** Returns the hidden state of each position of one customer, padded to length 7. */
 function hiddenRows(model: CustomerModel, events: TestEvent[]): number[][] {
   const hidden = model.hiddenStates(buildSequenceBatch(model.config, [events], { length: 7 }));
   const rows = hidden.arraySync()[0]!;

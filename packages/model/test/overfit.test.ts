@@ -10,7 +10,7 @@ beforeAll(useCpuBackend);
 
 const VOCABULARY = 12; // ids 2..11 are real items
 
-/** The planted pattern: the next item follows the most recent one, cyclically over 2..11. */
+/** Returns the planted next item: the one after `last`, cyclically over 2..11. */
 function nextItem(last: number): number {
   return 2 + ((last - 2 + 1) % (VOCABULARY - 2));
 }

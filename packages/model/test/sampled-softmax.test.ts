@@ -69,7 +69,7 @@ describe('full softmax', () => {
 });
 
 describe('sampled softmax', () => {
-  // Item (13 ids) is above the threshold, brand (7) below; dropout 0 draws no seeds, so
+  // Item (13 ids) is above the threshold and brand (7) below. Dropout 0 draws no seeds, so
   // the only draws from `random` are the item task's negatives.
   const negatives = 6;
   const config = tinyConfig({ sampledSoftmaxThreshold: 8, sampledNegatives: negatives });
