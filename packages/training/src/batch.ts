@@ -1,5 +1,5 @@
 import type { SequenceBatch, TaskLabels } from '@mcm/model';
-import type { ShardData } from '@mcm/schema';
+import { PAD_ID, type FeatureColumn, type ShardData } from '@mcm/schema';
 
 /**
  * One example: the events of `customer` in `shard` from `start` (inclusive) to `end`
@@ -75,6 +75,17 @@ export function buildBatch(refs: readonly ExampleRef[], featureNames: readonly s
 }
 
 /**
+ * The label value of `column` at `event`: the value of a single-valued feature, the
+ * first value of a multi-valued one, or PAD_ID (0, ignored by the loss) when a
+ * multi-valued event has no value.
+ */
+export function labelValue(column: FeatureColumn, event: number): number {
+  if (column.kind === 'single') return column.values[event]!;
+  const from = column.offsets[event]!;
+  return from < column.offsets[event + 1]! ? column.values[from]! : PAD_ID;
+}
+
+/**
  * The labels of `refs`: the value of each task's feature at event `end`. A
  * multi-valued task feature takes its first value.
  */
@@ -87,7 +98,7 @@ export function buildLabels(refs: readonly ExampleRef[], tasks: readonly string[
       if (column === undefined) throw new Error(`task "${task}" has no feature column in the shard`);
       const customerEnd = ref.shard.customerOffsets[ref.customer + 1]!;
       if (ref.end >= customerEnd) throw new Error(`example ${b} has no next event to label (end ${ref.end} = customer end)`);
-      out[b] = column.kind === 'single' ? column.values[ref.end]! : column.values[column.offsets[ref.end]!]!;
+      out[b] = labelValue(column, ref.end);
     });
     labels[task] = out;
   }

@@ -1,0 +1,25 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Random } from '@mcm/common';
+import type { SequenceBatch, TaskLabels } from '@mcm/model';
+
+/** Weights as plain arrays, keyed by stable variable names. */
+export type NamedWeights = Record<string, { shape: number[]; values: Float32Array }>;
+
+/**
+ * What training and evaluation need from a model. `CustomerModel` of @mcm/model has
+ * this shape; the interface keeps this package testable with small models.
+ */
+export interface TrainableModel {
+  /** Every variable, by stable name; the optimizer updates the trainable ones. */
+  readonly variables: ReadonlyMap<string, tf.Variable>;
+  /**
+   * Per-task mean cross-entropy of the next-event labels; labels equal to 0 are
+   * ignored. Called inside gradient code, so the returned scalars are tracked.
+   */
+  taskLosses(batch: SequenceBatch, labels: TaskLabels, options: { training: boolean; random: Random }): Record<string, tf.Scalar>;
+  /** Scores of every candidate of `task`, [B, vocabularySize]; ids 0 and 1 score -Infinity. */
+  scores(batch: SequenceBatch, task: string, options?: { chunkSize?: number }): tf.Tensor2D;
+  getWeights(): NamedWeights;
+  setWeights(weights: NamedWeights): void;
+  dispose(): void;
+}
