@@ -10,7 +10,7 @@ describe('AdamW', () => {
   it('matches a hand-computed update', () => {
     const matrix = tf.variable(tf.tensor2d([[1, -2]]), true, 'adamw-test-matrix');
     const bias = tf.variable(tf.tensor1d([0.5]), true, 'adamw-test-bias');
-    const optimizer = new AdamW(new Map([['matrix', matrix], ['bias', bias]]), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1 });
+    const optimizer = new AdamW(new Map<string, tf.Variable>([['matrix', matrix], ['bias', bias]]), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1 });
     const lr = 0.1;
 
     const gradients = new Map<string, tf.Tensor>([['matrix', tf.tensor2d([[0.2, -0.4]])], ['bias', tf.tensor1d([1])]]);
