@@ -3,3 +3,4 @@ export * from './config.ts';
 export * from './config-from-manifest.ts';
 export { CustomerModel, type ModelWeights, type ScoreOptions, type TaskLossOptions } from './customer-model.ts';
 export { LogUniformSampler, type SampledCandidates } from './candidate-sampler.ts';
+export * from './engine/index.ts';

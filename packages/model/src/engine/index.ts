@@ -1,0 +1,8 @@
+export { initBackend, type BackendChoice, type BackendName, type BackendPreference } from './backend.ts';
+export { linear, matMul } from './ops.ts';
+export {
+  registerWasmTrainingKernels,
+  slicedBatchMatMul,
+  SLICED_BATCH_MAT_MUL,
+  type WasmKernelOptions,
+} from './wasm-kernels.ts';

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { Random } from '@mcm/common';
+import { slicedBatchMatMul } from '../../src/engine/wasm-kernels.ts';
+import { expectClose, randomInts, randomNormal, runOn, toTensor, useWasm } from './helpers.ts';
+
+const TOLERANCE = 1e-5;
+
+beforeAll(async () => {
+  await useWasm();
+});
+
+describe('UnsortedSegmentSum on wasm', () => {
+  const cases: { label: string; xShape: number[]; idsShape: number[]; segments: number; low: number; high: number }[] = [
+    { label: 'rows of an embedding gradient', xShape: [40, 8], idsShape: [40], segments: 13, low: 0, high: 13 },
+    { label: 'scalar rows', xShape: [25], idsShape: [25], segments: 6, low: 0, high: 6 },
+    { label: 'rank-3 values', xShape: [12, 5, 3], idsShape: [12], segments: 7, low: 0, high: 7 },
+    { label: 'ids out of range dropped', xShape: [30, 4], idsShape: [30], segments: 5, low: -3, high: 9 },
+    { label: 'more segments than rows', xShape: [3, 2], idsShape: [3], segments: 50, low: 0, high: 50 },
+  ];
+
+  for (const { label, xShape, idsShape, segments, low, high } of cases) {
+    test(label, async () => {
+      const random = new Random(xShape.length * 101 + segments);
+      const x = randomNormal(random, xShape);
+      const ids = randomInts(random, idsShape, low, high);
+      const compute = () => tf.unsortedSegmentSum(toTensor(x), toTensor(ids) as tf.Tensor1D, segments);
+
+      const [expected] = await runOn('cpu', compute);
+      const [actual] = await runOn('wasm', compute);
+      expectClose(actual!, expected!, TOLERANCE, label);
+    });
+  }
+
+  test('int32 values', async () => {
+    const random = new Random(7);
+    const x = randomInts(random, [20, 3], -50, 50);
+    const ids = randomInts(random, [20], 0, 4);
+    const compute = () => tf.unsortedSegmentSum(toTensor(x), toTensor(ids) as tf.Tensor1D, 4);
+
+    const [expected] = await runOn('cpu', compute);
+    const [actual] = await runOn('wasm', compute);
+    expect(actual!.dtype).toBe('int32');
+    expect(Array.from(actual!.values)).toEqual(Array.from(expected!.values));
+  });
+
+  test('mismatched segment ids rejected', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([4, 3]);
+    const ids = tf.tensor1d([0, 1, 2], 'int32');
+    expect(() => tf.unsortedSegmentSum(x, ids, 3)).toThrow(/segment ids of shape \[3\] must be one id per row/);
+    tf.dispose([x, ids]);
+  });
+});
+
+describe('gather gradient on wasm', () => {
+  test('matches cpu for an embedding table', async () => {
+    const random = new Random(11);
+    const table = randomNormal(random, [17, 6]);
+    const ids = randomInts(random, [5, 9], 0, 17);
+    const weights = randomNormal(random, [5, 9, 6]);
+    const compute = () => {
+      const embed = (t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, toTensor(ids)), toTensor(weights)));
+      return tf.grad(embed)(toTensor(table));
+    };
+
+    const [expected] = await runOn('cpu', compute);
+    const [actual] = await runOn('wasm', compute);
+    expectClose(actual!, expected!, TOLERANCE, 'd table');
+  });
+});
+
+describe('zero-copy Identity on wasm', () => {
+  test('clone keeps its values after the source is disposed', async () => {
+    await tf.setBackend('wasm');
+    const source = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const copy = tf.clone(source);
+    source.dispose();
+    expect(copy.shape).toEqual([2, 3]);
+    expect(Array.from(copy.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    copy.dispose();
+  });
+
+  test('clone adds no data buffer', async () => {
+    await tf.setBackend('wasm');
+    const source = tf.ones([64, 64]);
+    const before = tf.memory().numDataBuffers;
+    const copy = tf.clone(source);
+    expect(tf.memory().numDataBuffers).toBe(before);
+    tf.dispose([source, copy]);
+  });
+});
+
+describe('SlicedBatchMatMul on wasm', () => {
+  const cases: { label: string; aShape: [number, number, number]; bShape: [number, number, number] }[] = [
+    { label: 'equal batches', aShape: [6, 5, 4], bShape: [6, 4, 3] },
+    { label: 'shared a slice', aShape: [1, 5, 4], bShape: [6, 4, 3] },
+    { label: 'shared b slice', aShape: [6, 5, 4], bShape: [1, 4, 3] },
+    { label: 'attention scores', aShape: [32, 50, 16], bShape: [32, 16, 50] },
+  ];
+
+  for (const { label, aShape, bShape } of cases) {
+    test(label, async () => {
+      const random = new Random(aShape[0] * 31 + bShape[0]);
+      const a = randomNormal(random, aShape);
+      const b = randomNormal(random, bShape);
+
+      const [expected] = await runOn('cpu', () => tf.matMul(toTensor(a), toTensor(b)));
+      const [actual] = await runOn('wasm', () => slicedBatchMatMul(toTensor(a) as tf.Tensor3D, toTensor(b) as tf.Tensor3D));
+      expectClose(actual!, expected!, TOLERANCE, label);
+    });
+  }
+
+  test('batch sizes that cannot pair rejected', async () => {
+    await tf.setBackend('wasm');
+    const a = tf.zeros([2, 3, 4]) as tf.Tensor3D;
+    const b = tf.zeros([3, 4, 5]) as tf.Tensor3D;
+    expect(() => slicedBatchMatMul(a, b)).toThrow(/batch sizes 2 and 3 differ/);
+    tf.dispose([a, b]);
+  });
+});
