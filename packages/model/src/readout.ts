@@ -16,6 +16,14 @@ export interface CandidateScorer {
   scoreShared(candidates: tf.Tensor2D): tf.Tensor2D;
   /** Customer b scores its own candidate, row b: [B, hidden] -> [B]. */
   scorePaired(candidates: tf.Tensor2D): tf.Tensor1D;
+  /**
+   * Returns a scorer over the hidden states times projection^T. Because
+   * (e W) . h = e . (h W^T), it gives the scores of candidates projected by W, and it is
+   * cheaper when there are more candidates than `rows`.
+   */
+  project(projection: tf.Tensor2D): CandidateScorer;
+  /** Hidden-state rows each candidate is multiplied with: B * T (attentional) or B (last position). */
+  readonly rows: number;
   /** Number of floats scoreShared allocates per customer and candidate, used to size evaluation chunks. */
   readonly floatsPerCandidate: number;
 }

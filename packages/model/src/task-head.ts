@@ -28,7 +28,7 @@ export class TaskHead {
   /** Scores candidates `ids` for every customer: [B, C]. */
   scoreShared(scorer: CandidateScorer, ids: Int32Array): tf.Tensor2D {
     const idTensor = tf.tensor1d(ids, 'int32');
-    const scores = scorer.scoreShared(this.project(tf.gather(this.table, idTensor) as tf.Tensor2D)); // [B, C]
+    const scores = this.scoreRows(scorer, tf.gather(this.table, idTensor) as tf.Tensor2D); // [B, C]
     return this.bias === null ? scores : (tf.add(scores, tf.gather(this.bias, idTensor)) as tf.Tensor2D);
   }
 
@@ -36,7 +36,7 @@ export class TaskHead {
   scoreRange(scorer: CandidateScorer, start: number, count: number): tf.Tensor2D {
     const hidden = this.table.shape[1]!;
     const rows = tf.slice(this.table, [start, 0], [count, hidden]) as tf.Tensor2D; // [count, hidden]
-    const scores = scorer.scoreShared(this.project(rows)); // [B, count]
+    const scores = this.scoreRows(scorer, rows); // [B, count]
     return this.bias === null ? scores : (tf.add(scores, tf.slice(this.bias, [start], [count])) as tf.Tensor2D);
   }
 
@@ -45,6 +45,17 @@ export class TaskHead {
     const idTensor = tf.tensor1d(ids, 'int32');
     const scores = scorer.scorePaired(this.project(tf.gather(this.table, idTensor) as tf.Tensor2D)); // [B]
     return this.bias === null ? scores : (tf.add(scores, tf.gather(this.bias, idTensor)) as tf.Tensor1D);
+  }
+
+  /**
+   * Scores table rows [C, hidden] for every customer: [B, C]. The projection multiplies
+   * whichever side has fewer rows, the candidates or the hidden states.
+   */
+  private scoreRows(scorer: CandidateScorer, rows: tf.Tensor2D): tf.Tensor2D {
+    if (this.projection !== null && rows.shape[0] > scorer.rows) {
+      return scorer.project(this.projection as tf.Tensor2D).scoreShared(rows);
+    }
+    return scorer.scoreShared(this.project(rows));
   }
 
   /** [C, hidden] -> [C, hidden] */

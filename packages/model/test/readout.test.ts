@@ -98,3 +98,20 @@ describe.each(variants)('readout with %o', (options) => {
     model.dispose();
   });
 });
+
+test.each(['attentional', 'last-position'] as const)('%s projection side does not change scores', (readout) => {
+  const config = tinyConfig({ readout });
+  const model = CustomerModel.create(config, 23);
+  randomizeTaskWeights(model, 7);
+  const batch = buildSequenceBatch(config, randomHistories(config, 1, 47).map((events) => events.slice(0, 4)), { length: 4 });
+
+  // 11 candidates outnumber the hidden rows (4 or 1), so the hidden states are projected;
+  // one candidate does not, so the candidate is projected.
+  const whole = model.scores(batch, 'item');
+  const single = model.candidateScores(batch, 'item', Int32Array.from([5]));
+
+  expect(Math.abs(whole.arraySync()[0]![5]! - single.arraySync()[0]![0]!)).toBeLessThan(1e-5);
+  whole.dispose();
+  single.dispose();
+  model.dispose();
+});
