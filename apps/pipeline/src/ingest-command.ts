@@ -1,7 +1,72 @@
-import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createLogger } from '@mcm/common';
+import { INGEST_DEFAULTS, runIngest } from '@mcm/features';
+import { loadDatasetConfig } from '@mcm/schema';
 
+interface IngestCommandOptions {
+  config: string;
+  out: string;
+  dataRoot?: string;
+  memoryLimit: string;
+  threads: number;
+}
+
+/** Registers `ingest`: raw logs + catalog -> vocabularies, shards and manifest.json. */
 export function registerIngestCommand(program: Command): void {
-  program.command('ingest').description('not built yet').action(() => {
-    throw new Error('ingest is not built yet');
-  });
+  program
+    .command('ingest')
+    .description(
+      'Read the event logs and catalog named by a dataset config, quarantine malformed rows, build the vocabularies ' +
+        'from the training period, and write per-customer feature sequences in shards plus manifest.json.',
+    )
+    .requiredOption('--config <file>', 'dataset config, a datasets/<name>.json file')
+    .requiredOption('--out <dir>', 'output directory; manifest.json, vocab/, shards/ and rejects.csv of an earlier run there are replaced')
+    .option(
+      '--data-root <dir>',
+      'directory that the config\'s source paths are relative to (default: the MCM_DATA_ROOT environment variable)',
+    )
+    .option('--memory-limit <size>', 'DuckDB memory limit such as 1GB or 512MB; beyond it DuckDB spills to <out>/.ingest-tmp', INGEST_DEFAULTS.memoryLimit)
+    .option('--threads <n>', 'DuckDB worker threads (default: the number of CPU cores)', parsePositiveInteger, INGEST_DEFAULTS.threads)
+    .addHelpText(
+      'after',
+      '\nRows with a missing customer, an unparseable time or a broken line are written to <out>/rejects.csv; the run\n' +
+        'fails when they exceed the config\'s maxRejectFraction (default 0.01). Logs go to stderr (MCM_LOG_LEVEL sets the level).',
+    )
+    .action(async (options: IngestCommandOptions) => {
+      const dataRoot = options.dataRoot ?? process.env.MCM_DATA_ROOT;
+      if (dataRoot === undefined || dataRoot === '') {
+        throw new InvalidArgumentError('no data root: pass --data-root <dir> or set MCM_DATA_ROOT to the directory that contains the dataset folders');
+      }
+
+      const config = await loadDatasetConfig(options.config);
+      const logger = createLogger('ingest', { dataset: config.name });
+      const manifest = await runIngest({
+        config,
+        configSource: options.config,
+        dataRoot: resolve(dataRoot),
+        outDir: resolve(options.out),
+        memoryLimit: options.memoryLimit,
+        threads: options.threads,
+        logger,
+      });
+
+      const summary = {
+        out: resolve(options.out),
+        customers: manifest.customers,
+        events: manifest.events,
+        rowsRead: manifest.rowsRead,
+        rejectedRows: manifest.rejectedRows,
+        duplicateRows: manifest.duplicateRows,
+        vocabularies: manifest.vocabularies,
+        splitEvents: manifest.splitEvents,
+      };
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+    });
+}
+
+function parsePositiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`must be a whole number of at least 1, got "${value}"`);
+  return number;
 }

@@ -1,0 +1,210 @@
+import { DATASET_CONFIG_DEFAULTS, type CsvOptions, type FileFormat } from '@mcm/schema';
+import type { ColumnShape } from './column-plan.ts';
+import type { DuckDBSession } from './duckdb-session.ts';
+import type { SourceFile } from './source-files.ts';
+import { jsonPath, sqlIdentifier, sqlString, sqlStringList } from './sql.ts';
+
+/** DuckDB tables that collect the lines the CSV reader could not parse (wrong field count, bad encoding). */
+export const READER_REJECTS_TABLE = 'reader_rejects';
+export const READER_SCANS_TABLE = 'reader_scans';
+
+/**
+ * How the ingest reads a file. `load` is the main pass and records broken lines in
+ * READER_REJECTS_TABLE. `locate` re-reads a file to find the line and raw text of
+ * rejected rows, so it numbers the records and records nothing.
+ */
+export type ReadMode = 'load' | 'locate';
+
+/** Reads one table-like file (CSV, JSON lines or Parquet) as rows of named columns, aliased `src`. */
+export interface FileReader {
+  file: SourceFile;
+  format: FileFormat;
+  /** Column names as the file presents them; for JSON lines, the keys of the first lines. */
+  columns: string[];
+  /** The FROM clause (ending in the alias `src`); `numbered` adds `record` (always on in `locate` mode). */
+  from(mode: ReadMode, numbered?: boolean): string;
+  /** SQL of a column's value, as VARCHAR (text) or VARCHAR[] (list). */
+  column(name: string, shape: ColumnShape): string;
+  /** SQL of a column's value in the type the file stores (timestamps stay timestamps in Parquet). */
+  typedColumn(name: string): string;
+  /** DuckDB type of a column as the file stores it. */
+  columnType(name: string): string;
+  /** SQL of a row's content hash, the neutral tie-break between events of the same time. */
+  rowHash: string;
+  /** SQL that is true for rows to skip without counting (blank lines of JSON lines). */
+  skipRow: string | null;
+  /** SQL that is true for rows that cannot be parsed at all (invalid JSON), or null. */
+  brokenRow: string | null;
+  /** With `numbered`: the record number (1-based, counting only records the reader returned). */
+  record: string;
+  /** In `locate` mode: the row's text for the reject file. */
+  rawText: string;
+  /** Lines before the first record (a CSV header); the line of record r is r + headerLines + earlier broken lines. */
+  headerLines: number;
+}
+
+/** Opens `file` with the format's reader and lists its columns. */
+export async function openFileReader(
+  session: DuckDBSession,
+  file: SourceFile,
+  format: FileFormat,
+  csv: CsvOptions | undefined,
+): Promise<FileReader> {
+  if (format === 'csv') return openCsvReader(session, file, { ...defaultCsvOptions(), ...csv });
+  if (format === 'parquet') return openParquetReader(session, file);
+  return openJsonLinesReader(session, file);
+}
+
+function defaultCsvOptions(): CsvOptions {
+  return { ...DATASET_CONFIG_DEFAULTS.csv, nullValues: [...DATASET_CONFIG_DEFAULTS.csv.nullValues] };
+}
+
+/** Options of read_csv shared by both modes; every value comes from the config, none is sniffed. */
+function csvArguments(csv: CsvOptions): string {
+  const parts = [
+    'all_varchar = true',
+    `header = ${csv.header}`,
+    `delim = ${sqlString(csv.delimiter)}`,
+    `quote = ${sqlString(csv.quote)}`,
+    `escape = ${sqlString(csv.escape)}`,
+    `encoding = ${sqlString(csv.encoding)}`,
+    `nullstr = ${sqlStringList(csv.nullValues)}`,
+  ];
+  if (csv.columns !== undefined) parts.push(`names = ${sqlStringList(csv.columns)}`);
+  return parts.join(', ');
+}
+
+function rejectArguments(mode: ReadMode): string {
+  return mode === 'load'
+    ? `store_rejects = true, rejects_table = ${sqlString(READER_REJECTS_TABLE)}, rejects_scan = ${sqlString(READER_SCANS_TABLE)}`
+    : 'ignore_errors = true';
+}
+
+async function openCsvReader(session: DuckDBSession, file: SourceFile, csv: CsvOptions): Promise<FileReader> {
+  const call = (mode: ReadMode) => `read_csv(${sqlString(file.absolutePath)}, ${csvArguments(csv)}, ${rejectArguments(mode)})`;
+  const described = await describeOrExplain(session, call('locate'), file, `the CSV options (delimiter ${JSON.stringify(csv.delimiter)}, encoding ${csv.encoding})`);
+  const columns = described.map((column) => column.name);
+
+  return {
+    file,
+    format: 'csv',
+    columns,
+    from: (mode, numbered = mode === 'locate') => numberedFrom(call(mode), numbered),
+    column: (name, shape) => {
+      if (shape === 'list') throw listColumnError(file, name, 'VARCHAR');
+      return `src.${sqlIdentifier(name)}`;
+    },
+    typedColumn: (name) => `src.${sqlIdentifier(name)}`,
+    columnType: () => 'VARCHAR',
+    rowHash: 'hash(src)',
+    skipRow: null,
+    brokenRow: null,
+    record: 'src.ordinality',
+    // The fields joined again with the delimiter; quoting of the original line is not restored.
+    rawText: `array_to_string([${columns.map((name) => `coalesce(src.${sqlIdentifier(name)}, '')`).join(', ')}], ${sqlString(csv.delimiter)})`,
+    headerLines: csv.header ? 1 : 0,
+  };
+}
+
+async function openParquetReader(session: DuckDBSession, file: SourceFile): Promise<FileReader> {
+  const call = `read_parquet(${sqlString(file.absolutePath)}, file_row_number = true)`;
+  const described = (await describeOrExplain(session, call, file, 'the format (is it really Parquet?)')).filter(
+    (column) => column.name !== 'file_row_number',
+  );
+  const types = new Map(described.map((column) => [column.name, column.type]));
+
+  return {
+    file,
+    format: 'parquet',
+    columns: described.map((column) => column.name),
+    from: () => `${call} AS src`,
+    column: (name, shape) => {
+      const type = types.get(name) ?? 'VARCHAR';
+      const value = `src.${sqlIdentifier(name)}`;
+      if (shape === 'text') {
+        if (type.endsWith('[]')) throw new Error(`${file.relativePath}: column "${name}" is a list (${type}); read it with a multi-valued feature`);
+        return `CAST(${value} AS VARCHAR)`;
+      }
+      if (!type.endsWith('[]')) throw listColumnError(file, name, type);
+      return `list_transform(${value}, lambda value: CAST(value AS VARCHAR))`;
+    },
+    typedColumn: (name) => `src.${sqlIdentifier(name)}`,
+    columnType: (name) => types.get(name) ?? 'VARCHAR',
+    rowHash: 'hash(src)',
+    skipRow: null,
+    brokenRow: null,
+    record: '(src.file_row_number + 1)',
+    rawText: 'CAST(to_json(src) AS VARCHAR)',
+    headerLines: 0,
+  };
+}
+
+/** How many lines of a JSON lines file are sampled to list its keys. */
+const JSON_KEY_SAMPLE_LINES = 1000;
+
+async function openJsonLinesReader(session: DuckDBSession, file: SourceFile): Promise<FileReader> {
+  // Each line is read whole as one VARCHAR column and parsed with DuckDB's json
+  // functions, so a broken line becomes a counted reject with its line number instead
+  // of stopping the scan. \x01 never occurs unescaped in valid JSON, so it serves as
+  // a delimiter that never splits a line.
+  const call = (mode: ReadMode) =>
+    `read_csv(${sqlString(file.absolutePath)}, columns = {'line': 'VARCHAR'}, header = false, delim = E'\\x01', ` +
+    `quote = '', escape = '', auto_detect = false, ${rejectArguments(mode)})`;
+
+  const keys = await session.rows(
+    `SELECT DISTINCT unnest(json_keys(line)) AS key FROM (SELECT line FROM ${call('locate')} ` +
+      `WHERE json_valid(line) AND json_type(line) = 'OBJECT' LIMIT ${JSON_KEY_SAMPLE_LINES}) ORDER BY key`,
+  );
+  const object = `(CASE WHEN json_valid(src.line) AND json_type(src.line) = 'OBJECT' THEN src.line END)`;
+
+  return {
+    file,
+    format: 'jsonl',
+    columns: keys.map((row) => String(row.key)),
+    from: (mode, numbered = mode === 'locate') => numberedFrom(call(mode), numbered),
+    column: (name, shape) => {
+      if (shape === 'text') return `json_extract_string(${object}, ${jsonPath(name)})`;
+      const value = `json_extract(${object}, ${jsonPath(name)})`;
+      return `(CASE WHEN json_type(${value}) = 'ARRAY' THEN from_json(${value}, '["VARCHAR"]') END)`;
+    },
+    typedColumn: (name) => `json_extract_string(${object}, ${jsonPath(name)})`,
+    columnType: () => 'VARCHAR',
+    rowHash: 'hash(src.line)',
+    skipRow: `(src.line IS NULL OR trim(src.line) = '')`,
+    brokenRow: `(${object} IS NULL)`,
+    record: 'src.ordinality',
+    rawText: 'src.line',
+    headerLines: 0,
+  };
+}
+
+/** Wraps a table function call so that `src.ordinality` numbers its rows from 1 when `numbered`. */
+function numberedFrom(call: string, numbered: boolean): string {
+  return numbered ? `(SELECT * FROM ${call} WITH ORDINALITY) AS src` : `${call} AS src`;
+}
+
+async function describeOrExplain(
+  session: DuckDBSession,
+  relation: string,
+  file: SourceFile,
+  suspect: string,
+): Promise<Array<{ name: string; type: string }>> {
+  try {
+    return await session.describe(relation);
+  } catch (error) {
+    throw new Error(`${file.relativePath}: DuckDB could not read the file (${firstLine(error)}); check ${suspect}`, { cause: error });
+  }
+}
+
+function listColumnError(file: SourceFile, name: string, type: string): Error {
+  return new Error(
+    `${file.relativePath}: column "${name}" is ${type}, but a multi-valued feature without "delimiter" needs a list column; ` +
+      'set the feature\'s "delimiter" to the separator of the values',
+  );
+}
+
+/** The first line of a DuckDB error message, which names the problem. */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!;
+}

@@ -1,0 +1,186 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, startProgress, type Logger } from '@mcm/common';
+import type { DatasetConfig, Manifest } from '@mcm/schema';
+import { loadCatalog } from './catalog-loader.ts';
+import { planColumns, type ColumnPlan } from './column-plan.ts';
+import { DuckDBSession } from './duckdb-session.ts';
+import { createRawEventsTable, loadRowSource, loadSequenceSource, type FileLoad } from './event-loader.ts';
+import { computeFingerprint } from './fingerprint.ts';
+import { writeManifest } from './manifest-builder.ts';
+import { assertRejectFraction, collectRejects, REJECT_FILE, writeRejectFile, type EventFile } from './rejects.ts';
+import { writeShards, type FeatureIdColumn } from './shard-writer.ts';
+import { resolveSourceFiles, type SourceFile } from './source-files.ts';
+import {
+  applyFrequencyFilter,
+  buildEventsTable,
+  buildSequencedTable,
+  countRows,
+  eventTimeRange,
+  SEQUENCED_TABLE,
+} from './sequences.ts';
+import { manifestSplit, resolveCutoffs } from './split.ts';
+import { buildVocabulary, vocabularyIdColumn } from './vocabulary.ts';
+
+/** Defaults of the machine-side ingest options, each with its reason. */
+export const INGEST_DEFAULTS = {
+  /** DuckDB spills to disk beyond this, so a 10M-event ingest stays under 2 GiB of process memory. */
+  memoryLimit: '1GB',
+  /** DuckDB parallelises scans, joins and sorts over every core it is given. */
+  threads: availableParallelism(),
+} as const;
+
+/** Directory inside the output directory where DuckDB spills; removed when the ingest ends. */
+const SPILL_DIRECTORY = '.ingest-tmp';
+
+export interface IngestOptions {
+  config: DatasetConfig;
+  /** Names the config in messages, usually its path. */
+  configSource: string;
+  /** Directory that the config's source globs are relative to. */
+  dataRoot: string;
+  outDir: string;
+  /** DuckDB memory_limit, e.g. "1GB". */
+  memoryLimit?: string;
+  threads?: number;
+  logger?: Logger;
+}
+
+/**
+ * Turns the raw logs of a dataset config into vocabularies, per-customer feature
+ * sequences in shards, a reject file and manifest.json under `outDir`. The same
+ * config and files give byte-identical output. Raises when a glob matches nothing, a
+ * column is missing, the rejected fraction is above maxRejectFraction, or no valid
+ * event remains.
+ */
+export async function runIngest(options: IngestOptions): Promise<Manifest> {
+  const { config, outDir } = options;
+  const logger = options.logger ?? createLogger('ingest', { dataset: config.name });
+  const memoryLimit = options.memoryLimit ?? INGEST_DEFAULTS.memoryLimit;
+  const threads = options.threads ?? INGEST_DEFAULTS.threads;
+  logger.info({ config: options.configSource, dataRoot: options.dataRoot, outDir, memoryLimit, threads }, 'ingest started');
+
+  const sources = await resolveSourceFiles(config, options.dataRoot);
+  const eventFiles: EventFile[] = sources.events.flatMap((files, position) => files.map((file) => ({ file, source: config.events[position]! })));
+  const fingerprint = await computeFingerprint(config, [...eventFiles.map(({ file }) => file), ...sources.catalog]);
+
+  await clearPreviousOutput(outDir);
+  const session = await DuckDBSession.open({ memoryLimit, threads, temporaryDirectory: join(outDir, SPILL_DIRECTORY), logger });
+  try {
+    const plan = planColumns(config);
+
+    // 1. Read every source row, marking the invalid ones with a reject reason.
+    await createRawEventsTable(session, plan);
+    const loads = await loadEvents(session, config, sources.events, plan, logger);
+    const hasCatalog = config.catalog !== null;
+    if (config.catalog !== null) await loadCatalog(session, config.catalog, sources.catalog, plan, logger);
+
+    // 2. Count the rejects, write them out, and stop if there are too many.
+    const rejects = await collectRejects(session, eventFiles, plan);
+    const rejectFile = rejects.rejectedRows > 0 ? await writeRejectFile(session, outDir) : null;
+    if (rejects.rejectedRows > 0) logger.warn({ rejectedRows: rejects.rejectedRows, byReason: rejects.rejectsByReason, file: join(outDir, REJECT_FILE) }, 'rows rejected');
+    await assertRejectFraction(session, rejects, config, options.configSource, join(outDir, REJECT_FILE));
+
+    // 3. Drop duplicates, derive the features, filter, order, truncate and split.
+    const duplicateRows = await buildEventsTable(session, config, plan, hasCatalog);
+    const filteredEvents = await applyFrequencyFilter(session, config.filter);
+    const range = await eventTimeRange(session);
+    if (range === null) throw noEventsError(loads, rejects.rowsRead, options);
+    const cutoffs = resolveCutoffs(config.split, range.first, range.last);
+    const truncatedEvents = await buildSequencedTable(session, config, cutoffs);
+    logger.info({ duplicateRows, filteredEvents, truncatedEvents, cutoffs }, 'sequences built');
+
+    // 4. Vocabularies from the training period, then the shards.
+    const vocabularySizes: number[] = [];
+    const idColumns: FeatureIdColumn[] = [];
+    for (const [index, feature] of config.features.entries()) {
+      vocabularySizes.push(await buildVocabulary(session, feature, index, outDir));
+      idColumns.push({ feature, ...(await vocabularyIdColumn(session, feature, index)) });
+    }
+    logger.info({ vocabularies: Object.fromEntries(config.features.map((feature, i) => [feature.name, vocabularySizes[i]])) }, 'vocabularies built');
+    const shards = await writeShards(session, config.shards, idColumns, outDir, logger);
+
+    // 5. The manifest last, so that its presence marks a complete output.
+    const splitCounts = await session.row(
+      `SELECT count(*) FILTER (WHERE split = 0) AS train, count(*) FILTER (WHERE split = 1) AS validation, ` +
+        `count(*) FILTER (WHERE split = 2) AS test, count(*) FILTER (WHERE first_event) AS customers FROM ${SEQUENCED_TABLE}`,
+    );
+    const manifest = await writeManifest(
+      outDir,
+      config,
+      {
+        customers: Number(splitCounts.customers),
+        events: await countRows(session, SEQUENCED_TABLE),
+        rowsRead: rejects.rowsRead,
+        rejectedRows: rejects.rejectedRows,
+        rejectsByReason: rejects.rejectsByReason,
+        duplicateRows,
+        filteredEvents,
+        truncatedEvents,
+        splitEvents: { train: Number(splitCounts.train), validation: Number(splitCounts.validation), test: Number(splitCounts.test) },
+      },
+      vocabularySizes,
+      { split: manifestSplit(config.split, cutoffs), shards, fingerprint, rejectFile },
+    );
+    logger.info(
+      { customers: manifest.customers, events: manifest.events, rejectedRows: manifest.rejectedRows, duplicateRows, outDir },
+      'ingest finished',
+    );
+    return manifest;
+  } catch (error) {
+    logger.error({ err: error }, 'ingest failed');
+    throw error;
+  } finally {
+    await session.close();
+  }
+}
+
+async function loadEvents(
+  session: DuckDBSession,
+  config: DatasetConfig,
+  files: readonly (readonly SourceFile[])[],
+  plan: ColumnPlan,
+  logger: Logger,
+): Promise<FileLoad[]> {
+  const progress = startProgress(logger, 'read sources', 0, 'rows');
+  let rowsDone = 0;
+  const onProgress = (percentOfFile: number) => progress.update(rowsDone, { file: `${percentOfFile.toFixed(0)}%` });
+
+  const loads: FileLoad[] = [];
+  for (const [position, source] of config.events.entries()) {
+    const sourceFiles = files[position]!;
+    const sourceLoads =
+      source.kind === 'rows'
+        ? await loadRowSource(session, source, position, sourceFiles, plan, logger, onProgress)
+        : await loadSequenceSource(session, source, sourceFiles, plan, onProgress);
+    for (const load of sourceLoads) {
+      rowsDone += load.rows;
+      progress.update(rowsDone);
+      logger.debug({ file: load.file.relativePath, rows: load.rows }, 'source file read');
+    }
+    loads.push(...sourceLoads);
+  }
+  progress.stop();
+  return loads;
+}
+
+function noEventsError(loads: readonly FileLoad[], rowsRead: number, options: IngestOptions): Error {
+  const files = loads.map((load) => `${load.file.relativePath} (${load.rows} rows)`).join(', ');
+  const reason =
+    rowsRead === 0
+      ? 'the source files contain no data rows (empty, or only a header)'
+      : 'no valid event remains after removing rejects and applying the filter';
+  return new Error(
+    `no events to write for ${options.configSource}: ${reason}. Files read under ${options.dataRoot}: ${files}. ` +
+      'Check the events path in the config and the data root, or lower the filter thresholds.',
+  );
+}
+
+/** Removes what an earlier ingest wrote into `outDir`, leaving any other file alone. */
+async function clearPreviousOutput(outDir: string): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  for (const entry of ['manifest.json', REJECT_FILE, 'vocab', 'shards', SPILL_DIRECTORY]) {
+    await rm(join(outDir, entry), { recursive: true, force: true });
+  }
+}
