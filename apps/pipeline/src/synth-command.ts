@@ -41,7 +41,7 @@ export function registerSynthCommand(program: Command): void {
       try {
         await runSynth(options, logger);
       } catch (error) {
-        // Invalid parameters and an occupied --out are the usual causes; the message says which and how to fix it.
+        // Invalid parameters and an occupied --out are the usual causes, and the message names the value and the fix.
         logger.error({ error: (error as Error).message }, 'synth failed');
         process.exitCode = 1;
       }

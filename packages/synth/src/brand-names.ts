@@ -19,7 +19,7 @@ export function createBrandNames(count: number, random: Random): string[] {
     name += pick(CODAS);
     name = name.charAt(0).toUpperCase() + name.slice(1);
 
-    // Past a few thousand brands the syllables run short of new names; a number keeps them unique.
+    // Past a few thousand brands the syllables run short of new names, so a number keeps them unique.
     if (names.has(name)) name += String(names.size);
     names.add(name);
   }

@@ -26,7 +26,7 @@ export interface ComplementSet {
 
 /**
  * The generated catalog: the taxonomy, brands, items and every sampler the customer
- * simulation draws from. All indexes are dense integers; names are for output only.
+ * simulation draws from. All indexes are dense integers, and names are for output only.
  */
 export interface Catalog {
   productLines: string[];
@@ -221,7 +221,7 @@ function createItems(
     categoryMissing: new Uint8Array(total),
   };
 
-  // Ids are a shuffled numbering, so neighbouring ids say nothing about the subcategory.
+  // Ids are a shuffled numbering, so neighbouring ids carry no information about the subcategory.
   const idNumbers = random.shuffle(Array.from({ length: total }, (_, i) => i + 1));
 
   let item = 0;
@@ -259,7 +259,7 @@ function splitItems(total: number, subcategoryCount: number, random: Random): In
     assigned += counts[i]!;
   }
 
-  // Rounding down leaves a few items over; they go to the subcategories in turn.
+  // Rounding down leaves a few items over, which go to the subcategories in turn.
   for (let i = 0; assigned < total; i = (i + 1) % subcategoryCount) {
     counts[i]!++;
     assigned++;

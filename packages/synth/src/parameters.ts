@@ -12,7 +12,7 @@ export interface ParameterSpec {
   max?: number;
   integer?: boolean;
   description: string;
-  /** Why the default has its value. */
+  /** Reason for the default value. */
   reason: string;
 }
 
@@ -48,7 +48,7 @@ export const PARAMETER_SPECS = {
     max: 365,
     integer: true,
     description: 'Length of the time range the events span.',
-    reason: 'Room for a time split such as 76 / 7 / 7 days that still leaves every split thousands of events.',
+    reason: 'Room for the 80% / 10% / 10% time split of datasets/synth.json (72 / 9 / 9 days) with thousands of test events from 1k customers.',
   },
   items: {
     default: 20_000,
@@ -57,7 +57,7 @@ export const PARAMETER_SPECS = {
     max: 10_000_000,
     integer: true,
     description: 'Number of items in the catalog.',
-    reason: 'About 80 items per subcategory: enough Zipf tail that item-level ranking is hard, few enough that a 1k-customer sample sees items more than once.',
+    reason: 'About 84 items per subcategory: enough Zipf tail that item-level ranking is hard, few enough that a 1k-customer sample sees many items more than once.',
   },
   customersPerFile: {
     default: 50_000,
@@ -66,7 +66,7 @@ export const PARAMETER_SPECS = {
     max: 1_000_000,
     integer: true,
     description: 'Customers per events file. One file is sorted by time in memory, so this bounds memory.',
-    reason: 'About 1.5 million events per file, roughly 40 MB of buffers, whatever the number of customers.',
+    reason: 'About 1.4 million events per file, roughly 35 MB of column buffers, whatever the number of customers.',
   },
   brandsPerProductLine: {
     default: 40,
@@ -83,7 +83,7 @@ export const PARAMETER_SPECS = {
     min: 1,
     max: 10_000,
     integer: true,
-    description: 'Fewest brands in one subcategory.',
+    description: 'Minimum number of brands in one subcategory.',
     reason: 'A niche subcategory still has a choice of brands.',
   },
   maxBrandsPerSubcategory: {
@@ -92,8 +92,8 @@ export const PARAMETER_SPECS = {
     min: 1,
     max: 10_000,
     integer: true,
-    description: 'Most brands in one subcategory.',
-    reason: 'With Zipf shares the top three brands take most sales, as in most retail categories.',
+    description: 'Maximum number of brands in one subcategory.',
+    reason: 'With Zipf shares the top three of twelve brands hold about 60% of the subcategory\'s items.',
   },
   itemZipfExponent: {
     default: 1.0,
@@ -101,7 +101,7 @@ export const PARAMETER_SPECS = {
     min: 0,
     max: 3,
     description: 'Zipf exponent of item popularity within a subcategory (weight of rank r is r^-s).',
-    reason: 'Exponents near 1 are the usual fit of item popularity in retail logs (an estimate, not a measurement).',
+    reason: 'Classic Zipf (exponent 1) gives a head of hits and a long tail; an assumption, not fitted to a real log.',
   },
   brandZipfExponent: {
     default: 1.0,
@@ -141,7 +141,7 @@ export const PARAMETER_SPECS = {
     min: 1,
     max: 10_000,
     description: 'Median number of sessions of a customer (log-normal).',
-    reason: 'With sessionsSigma 1.2 the mean is about 6 sessions and 29 events per customer.',
+    reason: 'With sessionsSigma 1.2 the mean is about 6.2 sessions; a customer has 29 events on average, 14 at the median.',
   },
   sessionsSigma: {
     default: 1.2,
@@ -149,7 +149,7 @@ export const PARAMETER_SPECS = {
     min: 0,
     max: 4,
     description: 'Spread of the number of sessions; larger means a heavier tail of very active customers.',
-    reason: 'About 1 in 100 customers has more than 40 sessions, a heavy tail like real logs.',
+    reason: 'About 1.5% of customers have more than 40 sessions and the 99th percentile history is about 230 events: a heavy tail like real logs.',
   },
   maxSessions: {
     default: 2_000,
@@ -183,7 +183,7 @@ export const PARAMETER_SPECS = {
     min: 0,
     max: 1,
     description: 'Strength of the daily cycle of session starts (0: uniform over the day).',
-    reason: 'Evening peaks and night troughs of about 4 : 1, as shops see.',
+    reason: 'Peak to trough (1 + a) / (1 - a) = 4 : 1, an assumed evening-heavy day.',
   },
   viewsPerSessionMean: {
     default: 4,
@@ -215,7 +215,7 @@ export const PARAMETER_SPECS = {
     min: 0,
     max: 1,
     description: 'Chance that a view is followed by adding the item to the cart.',
-    reason: 'With purchaseProbability this gives about 4% of views converting, about 2% of events being purchases.',
+    reason: 'With purchaseProbability 0.4, carts are about 5% and purchases about 2.3% of all events, views about 89%.',
   },
   wishlistProbability: {
     default: 0.02,
@@ -231,7 +231,7 @@ export const PARAMETER_SPECS = {
     min: 0,
     max: 1,
     description: 'Chance that a carted item is bought at the end of the session; all items of one checkout share its second.',
-    reason: 'More than half of carts are abandoned in most shops.',
+    reason: 'Assumed: most carts are abandoned, here 60%.',
   },
   cameraSearchProbability: {
     default: 0.03,
@@ -310,12 +310,12 @@ export const PARAMETER_SPECS = {
 
 export type ParameterName = keyof typeof PARAMETER_SPECS;
 
-/** All generator parameters; `start` is an ISO-8601 time, every other parameter a number. */
+/** All generator parameters: `start` is an ISO-8601 time, and every other parameter is a number. */
 export type SynthParameters = {
   [K in ParameterName]: (typeof PARAMETER_SPECS)[K]['default'] extends string ? string : number;
 };
 
-/** The key of a file's sort key is time x 2^28 + event index, so a file holds fewer than 2^28 events. */
+/** Events in one file must stay below this, because a file's sort key is time x 2^28 + event position. */
 export const MAX_EVENTS_PER_FILE = 2 ** 28;
 
 /** Returns the default parameters. */

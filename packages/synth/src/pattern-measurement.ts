@@ -44,7 +44,7 @@ export function measurePlantedPattern(sequences: CustomerSequence[], catalog: Ca
       const complements = catalog.complements[subcategoryOf(sequence.item[i]!)];
       if (complements === null || complements === undefined) continue;
 
-      // Only the last purchase of a checkout triggers; the purchases of one checkout share a second.
+      // Only the last purchase of a checkout triggers. The purchases of one checkout share a second.
       const sameCheckout = i + 1 < length && sequence.type[i + 1] === PURCHASE && sequence.time[i + 1] === sequence.time[i];
       if (sameCheckout) continue;
       triggers++;

@@ -5,8 +5,8 @@ import type { SynthParameters } from './parameters.ts';
 export const NDCG_K = 10;
 
 /**
- * What the planted complement pattern is worth for the next-subcategory task, predicted
- * from the parameters and the catalog alone (docs/generator.md derives each term).
+ * Predicted value of the planted complement pattern for the next-subcategory task,
+ * computed from the parameters and the catalog alone (docs/generator.md derives each term).
  * A trigger is the last purchase of a checkout whose subcategory has complements.
  */
 export interface PlantedPatternPrediction {
@@ -32,7 +32,7 @@ export interface PlantedPatternPrediction {
   marginOverAllPositions: number;
 }
 
-/** Predicts the planted pattern's effect on next-subcategory NDCG@10; see PlantedPatternPrediction. */
+/** Predicts the planted pattern's effect on next-subcategory NDCG@10, as described by PlantedPatternPrediction. */
 export function predictPlantedPattern(catalog: Catalog, parameters: SynthParameters): PlantedPatternPrediction {
   const p = parameters.complementProbability;
   const q = 1 - 1 / expectedSessions(parameters);
@@ -160,7 +160,7 @@ function estimateTriggerShare(catalog: Catalog, parameters: SynthParameters): nu
   return ((1 - noPurchase) * triggerProbability) / eventsPerSession;
 }
 
-/** NDCG@10 of a single relevant answer at 1-based `rank`. */
+/** Returns the NDCG@10 of a single relevant subcategory at 1-based `rank`. */
 function gain(rank: number): number {
   return rank <= NDCG_K ? 1 / Math.log2(rank + 1) : 0;
 }

@@ -28,7 +28,7 @@ export async function readGeneratorOutput(dir: string): Promise<{ summary: Gener
 
 /**
  * Reads every events file of a generator output into per-customer sequences.
- * NOTE: it holds all events in memory (about 100 bytes each), so it suits samples of up
+ * NOTE: it keeps all events in memory (about 100 bytes each), so it suits samples of up
  * to a few hundred thousand customers, as the tests and the measurement script use.
  */
 export async function readCustomerSequences(dir: string, catalog: Catalog): Promise<CustomerSequence[]> {

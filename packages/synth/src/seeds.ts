@@ -1,6 +1,6 @@
 import { Random } from '@mcm/common';
 
-/** Independent random streams of one run; each customer has its own so files can be made in any order. */
+/** Independent random streams of one run. Each customer has its own, so files can be made in any order. */
 export const STREAM_CATALOG = 1;
 export const STREAM_CUSTOMER = 2;
 
@@ -18,12 +18,12 @@ export function createStreamRandom(seed: number, stream: number, index: number):
   ];
   const random = new Random(state);
 
-  // The first outputs of xoshiro from nearby states are correlated; a short warm-up decorrelates them.
+  // The first outputs of xoshiro from nearby states are correlated, and a short warm-up decorrelates them.
   for (let i = 0; i < 8; i++) random.nextUint32();
   return random;
 }
 
-/** The finaliser of MurmurHash3: a bijection on 32-bit integers with good avalanche. */
+/** Mixes a 32-bit integer with the MurmurHash3 finaliser, a bijection with good avalanche. */
 function mix32(value: number): number {
   let z = value >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;

@@ -13,7 +13,7 @@ export interface TaxonomyNode {
 export interface ComplementRule {
   /** Subcategory of the purchased item. */
   subcategory: string;
-  /** Complement subcategories, most likely first; weight of the j-th is proportional to 1/j. */
+  /** Complement subcategories, most likely first. The weight of the j-th is proportional to 1/j. */
   complements: readonly string[];
 }
 
