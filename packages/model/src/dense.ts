@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { matMul } from './engine/ops.ts';
+import type * as tf from '@tensorflow/tfjs-core';
+import { linear } from './engine/ops.ts';
 import type { ParameterStore } from './parameters.ts';
 
 /** A fully connected layer, y = x W + b, over the last axis of any rank. */
@@ -14,10 +14,6 @@ export class Dense {
 
   /** [..., inputs] -> [..., outputs] */
   apply(x: tf.Tensor): tf.Tensor {
-    const [inputs, outputs] = this.kernel.shape as [number, number];
-    const leading = x.shape.slice(0, -1);
-    const flat = tf.reshape(x, [-1, inputs]); // [N, inputs]
-    const y = tf.add(matMul(flat, this.kernel), this.bias); // [N, outputs]
-    return tf.reshape(y, [...leading, outputs]);
+    return linear(x, this.kernel as tf.Tensor2D, this.bias as tf.Tensor1D);
   }
 }
