@@ -101,14 +101,15 @@ export function defaultModelOptions(chosen: Partial<ModelOptions> = {}): ModelOp
     // Counting back from the most recent event gives "the last event" one fixed position,
     // as BERT4Rec's left padding does, whatever the history's length.
     positions: 'from-last',
-    // The attentional readout costs batch x length x hidden per candidate, so a full
-    // softmax over 2,048 candidates already costs about half of a default encoder pass
-    // at length 300.
-    // The last-position readout costs batch x hidden per candidate, so a full softmax
-    // stays cheap up to large vocabularies (BERT4Rec scores every item).
-    sampledSoftmaxThreshold: readout === 'attentional' ? 2_048 : 50_000,
-    // 512 shared negatives cost a quarter of the largest attentional full softmax.
-    sampledNegatives: 512,
+    // The attentional readout builds [batch, candidates, length] tensors and costs
+    // batch x length x hidden multiply-adds per candidate. A full softmax over 1,024
+    // candidates at batch 64 and length 300 already takes 79 MB per such tensor and about
+    // a quarter of a default encoder pass. The last-position readout costs batch x hidden
+    // per candidate, so a full softmax stays cheap up to large vocabularies, and BERT4Rec
+    // scores every item.
+    sampledSoftmaxThreshold: readout === 'attentional' ? 1_024 : 50_000,
+    // 256 shared negatives cost a quarter of the largest attentional full softmax.
+    sampledNegatives: 256,
     // The projection lets each task weigh the shared hidden space its own way; the identity
     // start means training begins from the method's plain dot product.
     candidateProjection: true,

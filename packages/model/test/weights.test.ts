@@ -98,7 +98,7 @@ describe('config', () => {
     expect(config.dropout).toBe(0.1);
     expect(config.readout).toBe('attentional');
     expect(config.attention).toBe('bidirectional');
-    expect(config.sampledSoftmaxThreshold).toBe(2_048);
+    expect(config.sampledSoftmaxThreshold).toBe(1_024);
     expect(createModelConfig({ ...base, readout: 'last-position' }).sampledSoftmaxThreshold).toBe(50_000);
     expect(createModelConfig({ ...base, hidden: 32 }).ffnWidth).toBe(128);
   });
