@@ -67,7 +67,8 @@ export class CustomerModel {
   /** Creates a model with freshly initialised weights; the same config and seed give the same weights. */
   static create(config: ModelConfig, seed: number): CustomerModel {
     validateModelConfig(config);
-    return new CustomerModel(config, seed);
+    // A private copy, so a caller that edits its config object later cannot desync the model.
+    return new CustomerModel(structuredClone(config), seed);
   }
 
   /** Number of trainable weights. */
@@ -135,8 +136,8 @@ export class CustomerModel {
   }
 
   /**
-   * Returns the scores of the candidates `ids` of `task`, [B, ids.length], unmasked:
-   * re-ranking a shortlist, or checking the readout. No dropout.
+   * Returns the scores of the candidates `ids` of `task`, [B, ids.length], without dropout.
+   * Ids 0 and 1 are scored like any other id. Use it to re-rank a shortlist.
    */
   candidateScores(batch: SequenceBatch, task: string, ids: Int32Array): tf.Tensor2D {
     this.assertLive();
@@ -160,7 +161,7 @@ export class CustomerModel {
     });
   }
 
-  /** Returns the last block's hidden states, [B, T, hidden], without dropout; rows at padding positions are meaningless. */
+  /** Returns the last block's hidden states, [B, T, hidden], without dropout. Rows at padding positions are meaningless. */
   hiddenStates(batch: SequenceBatch): tf.Tensor3D {
     this.assertLive();
     return tf.tidy(() => this.encoder.apply(prepareBatch(this.config, batch), noDropout));
