@@ -10,4 +10,12 @@ const program = new Command('mcm-pipeline')
 registerIngestCommand(program);
 registerSynthCommand(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // A failed command prints its message, not a stack trace; MCM_LOG_LEVEL=debug shows the stack.
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`mcm-pipeline: ${message}`);
+  if (process.env.MCM_LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
+  process.exitCode = 1;
+}
