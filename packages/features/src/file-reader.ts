@@ -107,17 +107,16 @@ async function openCsvReader(session: DuckDBSession, file: SourceFile, csv: CsvO
 }
 
 async function openParquetReader(session: DuckDBSession, file: SourceFile): Promise<FileReader> {
-  const call = `read_parquet(${sqlString(file.absolutePath)}, file_row_number = true)`;
-  const described = (await describeOrExplain(session, call, file, 'the format (is it really Parquet?)')).filter(
-    (column) => column.name !== 'file_row_number',
-  );
+  // Row numbers only when numbered, so that the row hash covers the file's own columns only.
+  const call = (numbered: boolean) => `read_parquet(${sqlString(file.absolutePath)}${numbered ? ', file_row_number = true' : ''})`;
+  const described = await describeOrExplain(session, call(false), file, 'the format (is it really Parquet?)');
   const types = new Map(described.map((column) => [column.name, column.type]));
 
   return {
     file,
     format: 'parquet',
     columns: described.map((column) => column.name),
-    from: () => `${call} AS src`,
+    from: (mode, numbered = mode === 'locate') => `${call(numbered)} AS src`,
     column: (name, shape) => {
       const type = types.get(name) ?? 'VARCHAR';
       const value = `src.${sqlIdentifier(name)}`;
@@ -134,7 +133,7 @@ async function openParquetReader(session: DuckDBSession, file: SourceFile): Prom
     skipRow: null,
     brokenRow: null,
     record: '(src.file_row_number + 1)',
-    rawText: 'CAST(to_json(src) AS VARCHAR)',
+    rawText: `CAST(to_json({${described.map((column) => `${sqlString(column.name)}: src.${sqlIdentifier(column.name)}`).join(', ')}}) AS VARCHAR)`,
     headerLines: 0,
   };
 }
