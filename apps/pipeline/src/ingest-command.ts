@@ -9,7 +9,7 @@ interface IngestCommandOptions {
   out: string;
   dataRoot?: string;
   memoryLimit: string;
-  threads: number;
+  threads?: number;
 }
 
 /** Registers `ingest`: raw logs + catalog -> vocabularies, shards and manifest.json. */
@@ -27,11 +27,16 @@ export function registerIngestCommand(program: Command): void {
       'directory that the config\'s source paths are relative to (default: the MCM_DATA_ROOT environment variable)',
     )
     .option('--memory-limit <size>', 'DuckDB memory limit such as 1GB or 512MB; beyond it DuckDB spills to <out>/.ingest-tmp', INGEST_DEFAULTS.memoryLimit)
-    .option('--threads <n>', 'DuckDB worker threads (default: the number of CPU cores)', parsePositiveInteger, INGEST_DEFAULTS.threads)
+    .option('--threads <n>', 'DuckDB worker threads (default: the number of CPU cores)', parsePositiveInteger)
     .addHelpText(
       'after',
-      '\nRows with a missing customer, an unparseable time or a broken line are written to <out>/rejects.csv; the run\n' +
-        'fails when they exceed the config\'s maxRejectFraction (default 0.01). Logs go to stderr (MCM_LOG_LEVEL sets the level).',
+      [
+        '',
+        'Rows with a missing customer, an unparseable time or a broken line are written',
+        "to <out>/rejects.csv. The run fails when they exceed the config's",
+        'maxRejectFraction (default 0.01). Logs go to stderr as JSON lines; MCM_LOG_LEVEL',
+        'sets the level. A one-line JSON summary goes to stdout.',
+      ].join('\n'),
     )
     .action(async (options: IngestCommandOptions) => {
       const dataRoot = options.dataRoot ?? process.env.MCM_DATA_ROOT;
@@ -47,7 +52,7 @@ export function registerIngestCommand(program: Command): void {
         dataRoot: resolve(dataRoot),
         outDir: resolve(options.out),
         memoryLimit: options.memoryLimit,
-        threads: options.threads,
+        threads: options.threads ?? INGEST_DEFAULTS.threads,
         logger,
       });
 
