@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Random } from '@mcm/common';
+import type { SequenceBatch, TaskLabels } from '@mcm/model';
 import type { AdamW } from './optimizer/adamw.ts';
 import type { SampledBatch } from './samplers/batch-sampler.ts';
 import type { TaskWeights } from './task-loss.ts';
@@ -15,6 +16,14 @@ export interface StepResult {
   gradientNorm: number;
   /** Whether the gradients were scaled down to the clipping norm. */
   clipped: boolean;
+  /**
+   * State of the dropout and candidate-sampling generator after the step, when the step
+   * drew from a copy of it (a distributed step draws on the workers); the trainer
+   * continues from this state. Undefined when the step advanced `options.random` itself.
+   */
+  randomState?: number[];
+  /** Extra fields for the step's line in steps.jsonl (workers, bytes sent, ...). */
+  record?: Record<string, unknown>;
 }
 
 /** A loss or gradient that is NaN or infinite; the weights were not updated. */
@@ -50,11 +59,37 @@ export interface StepOptions {
 }
 
 /**
- * Runs one optimizer step on `sampled`: the weighted sum of the task losses, its
- * gradients, global-norm clipping and an AdamW update. Throws NonFiniteLossError,
- * before touching the weights, when a loss or the gradient norm is NaN or infinite.
+ * One optimizer step on a sampled batch. `trainStep` runs it in this process; a
+ * distributed run passes its own function, which computes the gradients on workers and
+ * then applies them with `applyGradients`, like `trainStep` does.
  */
-export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): StepResult {
+export type StepFunction = (model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions) => StepResult | Promise<StepResult>;
+
+/** The losses and gradients of one batch, before any update. */
+export interface BatchGradients {
+  /** Mean cross-entropy of each task on the batch. */
+  taskLosses: Record<string, number>;
+  /** Weighted sum of the task losses with the weights passed in. */
+  loss: number;
+  /**
+   * Gradient of `loss` by variable name. A trainable variable that does not influence
+   * the loss (a head of an untrained task) has no entry. The caller disposes the tensors.
+   */
+  gradients: Map<string, tf.Tensor>;
+}
+
+export interface GradientOptions {
+  /** Task -> weight of its loss in the differentiated sum; the keys are the trained tasks. */
+  taskWeights: TaskWeights;
+  /** Source of dropout and candidate sampling; its state advances. */
+  random: Random;
+}
+
+/**
+ * Computes the task losses of `sampled` and the gradients of their weighted sum,
+ * without changing any weight. Every tensor but the returned gradients is freed.
+ */
+export function computeGradients(model: TrainableModel, sampled: { batch: SequenceBatch; labels: TaskLabels }, options: GradientOptions): BatchGradients {
   const tasks = Object.keys(options.taskWeights);
   const names: string[] = [];
   const variables: tf.Variable[] = [];
@@ -65,7 +100,7 @@ export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: Samp
   }
 
   let stackedLosses: tf.Tensor1D | undefined;
-  const { total, norm, gradients } = tf.tidy(() => {
+  const { total, grads } = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const losses = model.taskLosses(sampled.batch, sampled.labels, { training: true, random: options.random });
       const perTask = tasks.map((task) => {
@@ -77,34 +112,86 @@ export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: Samp
       stackedLosses = tf.keep(tf.stack(perTask) as tf.Tensor1D);
       return tf.addN(perTask.map((loss, t) => tf.mul(loss, options.taskWeights[tasks[t]!]!))) as tf.Scalar;
     }, variables);
-
-    // A variable that does not influence the loss (a head of an untrained task) has no gradient.
-    const squares = Object.values(grads).map((gradient) => tf.sum(tf.square(gradient)));
-    return { total: value, norm: tf.sqrt(tf.addN(squares)), gradients: grads };
+    return { total: value, grads };
   });
 
   try {
     const perTask = stackedLosses!.dataSync();
-    const taskLosses = Object.fromEntries(tasks.map((task, t) => [task, perTask[t]!]));
-    const loss = total.dataSync()[0]!;
-    const gradientNorm = norm.dataSync()[0]!;
-    if (!Number.isFinite(loss) || !Number.isFinite(gradientNorm)) {
-      throw new NonFiniteLossError(options.step, sampled.customerIds, taskLosses, gradientNorm);
-    }
-
-    const clipped = gradientNorm > options.clipNorm;
-    const scale = clipped ? options.clipNorm / gradientNorm : 1;
-    const byName = new Map<string, tf.Tensor>();
+    const gradients = new Map<string, tf.Tensor>();
     variables.forEach((variable, i) => {
-      const gradient = gradients[variable.name];
-      if (gradient !== undefined) byName.set(names[i]!, gradient);
+      const gradient = grads[variable.name];
+      if (gradient !== undefined) gradients.set(names[i]!, gradient);
     });
-    optimizer.apply(byName, options.learningRate, scale);
-    return { taskLosses, loss, gradientNorm, clipped };
+    return {
+      taskLosses: Object.fromEntries(tasks.map((task, t) => [task, perTask[t]!])),
+      loss: total.dataSync()[0]!,
+      gradients,
+    };
   } finally {
     stackedLosses?.dispose();
     total.dispose();
+  }
+}
+
+export interface UpdateOptions {
+  learningRate: number;
+  /** Global gradient-norm limit; Infinity turns clipping off. */
+  clipNorm: number;
+  /** 1-based number of this step, for the error message. */
+  step: number;
+  /** The batch's customers, for the error message. */
+  customerIds: string[];
+}
+
+/**
+ * Clips `computed.gradients` to the global norm limit and applies one AdamW update.
+ * Throws NonFiniteLossError, before touching the weights, when the loss or the
+ * gradient norm is NaN or infinite. The gradients stay with the caller.
+ */
+export function applyGradients(optimizer: AdamW, computed: BatchGradients, options: UpdateOptions): { gradientNorm: number; clipped: boolean } {
+  const gradientNorm = globalNorm(computed.gradients);
+  if (!Number.isFinite(computed.loss) || !Number.isFinite(gradientNorm)) {
+    throw new NonFiniteLossError(options.step, options.customerIds, computed.taskLosses, gradientNorm);
+  }
+
+  const clipped = gradientNorm > options.clipNorm;
+  const scale = clipped ? options.clipNorm / gradientNorm : 1;
+  optimizer.apply(computed.gradients, options.learningRate, scale);
+  return { gradientNorm, clipped };
+}
+
+/** Global L2 norm of every gradient together. */
+export function globalNorm(gradients: ReadonlyMap<string, tf.Tensor>): number {
+  if (gradients.size === 0) return 0;
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...gradients.values()].map((gradient) => tf.sum(tf.square(gradient))))));
+  try {
+    return norm.dataSync()[0]!;
+  } finally {
     norm.dispose();
-    for (const gradient of Object.values(gradients)) gradient.dispose();
+  }
+}
+
+/** Frees the tensors of a gradient map. */
+export function disposeGradients(gradients: ReadonlyMap<string, tf.Tensor>): void {
+  for (const gradient of gradients.values()) gradient.dispose();
+}
+
+/**
+ * Runs one optimizer step on `sampled` in this process: `computeGradients`, then
+ * `applyGradients`. Throws NonFiniteLossError, before touching the weights, when a
+ * loss or the gradient norm is NaN or infinite.
+ */
+export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): StepResult {
+  const computed = computeGradients(model, sampled, { taskWeights: options.taskWeights, random: options.random });
+  try {
+    const update = applyGradients(optimizer, computed, {
+      learningRate: options.learningRate,
+      clipNorm: options.clipNorm,
+      step: options.step,
+      customerIds: sampled.customerIds,
+    });
+    return { taskLosses: computed.taskLosses, loss: computed.loss, ...update };
+  } finally {
+    disposeGradients(computed.gradients);
   }
 }

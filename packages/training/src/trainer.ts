@@ -23,7 +23,7 @@ import { StepLog } from './run-log.ts';
 import { createSampler, type BatchSampler } from './samplers/batch-sampler.ts';
 import './samplers/builtin-samplers.ts';
 import type { TaskWeights } from './task-loss.ts';
-import { NonFiniteLossError, trainStep } from './train-step.ts';
+import { NonFiniteLossError, trainStep, type StepFunction } from './train-step.ts';
 import type { TrainableModel } from './trainable-model.ts';
 
 export interface TrainerOptions {
@@ -84,8 +84,16 @@ export function checkpointDir(runDir: string): string {
  * sample, writes the `last` checkpoint and, when mean NDCG@10 improved, the `best`
  * one. With `resume`, it first restores weights, optimizer, generators, sampler and
  * counters from `last`, so the run continues as if it had never stopped.
+ * `step` runs each optimizer step; a distributed run passes one that computes the
+ * gradients on workers.
  */
-export async function train(model: TrainableModel, data: TrainingData, options: TrainerOptions, logger: Logger): Promise<TrainingOutcome> {
+export async function train(
+  model: TrainableModel,
+  data: TrainingData,
+  options: TrainerOptions,
+  logger: Logger,
+  step: StepFunction = trainStep,
+): Promise<TrainingOutcome> {
   validateTrainerOptions(options);
   const tasks = Object.keys(options.taskWeights);
   const checkpoints = checkpointDir(options.runDir);
@@ -104,7 +112,7 @@ export async function train(model: TrainableModel, data: TrainingData, options: 
   const trainable = new Map([...model.variables].filter(([, variable]) => variable.trainable));
   const optimizer = new AdamW(trainable, options.adamw);
   let random = new Random((options.seed ^ 0x68e31da4) >>> 0);
-  let step = 0;
+  let stepsDone = 0;
   let progress: TrainerProgress = {
     trainingSeconds: 0,
     sequences: 0,
@@ -123,11 +131,11 @@ export async function train(model: TrainableModel, data: TrainingData, options: 
     optimizer.setState(checkpoint.optimizer);
     random = new Random(checkpoint.meta.random);
     sampler.setState(checkpoint.meta.sampler);
-    step = checkpoint.meta.step;
+    stepsDone = checkpoint.meta.step;
     progress = checkpoint.meta.progress;
-    await stepLog.truncateAfter(step);
-    await validationLog.truncateAfter(step);
-    logger.info({ step, checkpoint: join(checkpoints, 'last.json') }, 'resuming training');
+    await stepLog.truncateAfter(stepsDone);
+    await validationLog.truncateAfter(stepsDone);
+    logger.info({ step: stepsDone, checkpoint: join(checkpoints, 'last.json') }, 'resuming training');
   } else if (existing !== null) {
     throw new Error(`${options.runDir} already contains a checkpoint (step ${existing.step}); pass --resume to continue it, or choose a new --out`);
   } else if (existsSync(stepLog.path)) {
@@ -140,9 +148,9 @@ export async function train(model: TrainableModel, data: TrainingData, options: 
     logger.warn({ dataset: data.manifest.dataset }, 'the validation split has no example: early stopping is off and best is the last checkpoint');
   }
 
-  const session = new TrainingSession(model, data, options, logger, { sampler, optimizer, validation, stepLog, validationLog, tasks });
+  const session = new TrainingSession(model, data, options, logger, { sampler, optimizer, validation, stepLog, validationLog, tasks, step });
   try {
-    return await session.run(step, progress, random);
+    return await session.run(stepsDone, progress, random);
   } finally {
     optimizer.dispose();
   }
@@ -155,6 +163,7 @@ interface SessionParts {
   stepLog: StepLog;
   validationLog: StepLog;
   tasks: string[];
+  step: StepFunction;
 }
 
 /** The loop of one invocation, with the state that a checkpoint captures. */
@@ -199,7 +208,7 @@ class TrainingSession {
           break;
         }
 
-        this.runStep(bar);
+        await this.runStep(bar);
 
         if (this.step % options.evalEvery === 0) {
           evaluatedAt = this.step;
@@ -222,7 +231,7 @@ class TrainingSession {
     };
   }
 
-  private runStep(bar: { update(done: number, fields?: Record<string, string | number>): void }): void {
+  private async runStep(bar: { update(done: number, fields?: Record<string, string | number>): void }): Promise<void> {
     const { options, parts } = this;
     const stepStart = performance.now();
     const sampled = parts.sampler.next();
@@ -230,7 +239,7 @@ class TrainingSession {
 
     let result;
     try {
-      result = trainStep(this.model, parts.optimizer, sampled, {
+      result = await parts.step(this.model, parts.optimizer, sampled, {
         taskWeights: options.taskWeights,
         learningRate,
         clipNorm: options.clipNorm,
@@ -248,6 +257,7 @@ class TrainingSession {
     }
 
     this.step++;
+    if (result.randomState !== undefined) this.random = new Random(result.randomState);
     const seconds = (performance.now() - stepStart) / 1000;
     const sequencesPerSecond = sampled.examples.length / seconds;
     this.progress.sequences += sampled.examples.length;
@@ -262,6 +272,7 @@ class TrainingSession {
       clipped: result.clipped,
       sequencesPerSecond,
       seconds,
+      ...result.record,
     });
 
     const fields: Record<string, string | number> = {};
