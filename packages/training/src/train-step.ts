@@ -17,9 +17,9 @@ export interface StepResult {
   /** Whether the gradients were scaled down to the clipping norm. */
   clipped: boolean;
   /**
-   * State of the dropout and candidate-sampling generator after the step, when the step
-   * drew from a copy of it (a distributed step draws on the workers); the trainer
-   * continues from this state. Undefined when the step advanced `options.random` itself.
+   * State of the dropout and candidate-sampling generator after the step. A distributed
+   * step sets it because its workers draw from copies of the generator, and the trainer
+   * continues from it. Undefined when the step advanced `options.random` itself.
    */
   randomState?: number[];
   /** Extra fields for the step's line in steps.jsonl (workers, bytes sent, ...). */
@@ -59,9 +59,9 @@ export interface StepOptions {
 }
 
 /**
- * One optimizer step on a sampled batch. `trainStep` runs it in this process; a
- * distributed run passes its own function, which computes the gradients on workers and
- * then applies them with `applyGradients`, like `trainStep` does.
+ * A function that runs one optimizer step on a sampled batch. `trainStep` runs it in
+ * this process. A distributed run computes the gradients on workers and then applies
+ * them with `applyGradients`, as `trainStep` does.
  */
 export type StepFunction = (model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions) => StepResult | Promise<StepResult>;
 
