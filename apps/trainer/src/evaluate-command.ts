@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createLogger } from '@mcm/common';
 import { CustomerModel, initBackend, type BackendPreference } from '@mcm/model';
 import {
@@ -37,7 +37,7 @@ export function registerEvaluateCommand(program: Command): void {
     .description("Rank every candidate of each task at the run's time split and rewrite <run>/metrics.json, with the popularity and last-value baselines beside the model.")
     .requiredOption('--run <dir>', 'run directory written by train')
     .option('--split <split>', 'split to evaluate: test or validation', oneOf(['test', 'validation'] as const), 'test')
-    .option('--k <list>', 'metric cut-offs, comma-separated; 10 is always included', cutoffList, TRAINING_DEFAULTS.ks)
+    .addOption(new Option('--k <list>', 'metric cut-offs, comma-separated; 10 is always included').argParser(cutoffList).default(TRAINING_DEFAULTS.ks, TRAINING_DEFAULTS.ks.join(',')))
     .option('--checkpoint <kind>', 'weights to evaluate: best (best validation NDCG@10, or last when no validation ran) or last', oneOf(['best', 'last'] as const), 'best')
     .option('--eval-targets <which>', 'targets per customer: first or all (default: what the run was trained with)', oneOf(['first', 'all'] as const))
     .option('--data <dir>', 'ingest output directory (default: the one the run was trained on)')

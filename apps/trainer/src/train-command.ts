@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createLogger, writeJsonAtomic, type Logger } from '@mcm/common';
 import { CustomerModel, defaultModelOptions, initBackend, modelConfigFromManifest, type BackendPreference, type ModelConfig } from '@mcm/model';
 import {
@@ -87,17 +87,18 @@ export function registerTrainCommand(program: Command): void {
     .option('--eval-max-examples <examples>', 'validation examples scored at each periodic evaluation (the final evaluation scores all)', integerAtLeast(1), defaults.evalMaxExamples)
     .option('--eval-targets <which>', 'evaluation targets per customer: first (first event of the split) or all', oneOf(['first', 'all'] as const), defaults.evalTargets)
     .option('--split <split>', 'split of the final evaluation: test or validation', oneOf(['test', 'validation'] as const), 'test')
-    .option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included', cutoffList, defaults.ks)
+    .addOption(new Option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included').argParser(cutoffList).default(defaults.ks, defaults.ks.join(',')))
     .option('--bucket-batches <batches>', 'batches sorted by history length together (0 turns length bucketing off)', integerAtLeast(0), defaults.bucketBatches)
-    .option('--task-weights <list>', 'weights of the task losses, e.g. category=1,brand=0.5 (default 1 each)')
+    .option('--task-weights <list>', 'weights of the task losses, e.g. category=1,brand=0.5 (default: 1 each)')
     .option('--tasks <list>', "tasks to train, comma-separated (default: the manifest's tasks)", nameList)
     .option('--features <list>', 'input features, comma-separated (default: every feature)', nameList)
-    .option('--hidden <size>', `width of embeddings and hidden states (default ${model.hidden})`, integerAtLeast(1))
-    .option('--layers <blocks>', `transformer blocks (default ${model.layers})`, integerAtLeast(1))
-    .option('--heads <heads>', `attention heads per block (default ${model.heads})`, integerAtLeast(1))
-    .option('--ffn <width>', 'inner width of the feed-forward networks (default 4 x hidden)', integerAtLeast(1))
-    .option('--dropout <rate>', `dropout rate in training (default ${model.dropout})`, numberBetween(0, 0.99))
+    .option('--hidden <size>', `width of embeddings and hidden states (default: ${model.hidden})`, integerAtLeast(1))
+    .option('--layers <blocks>', `transformer blocks (default: ${model.layers})`, integerAtLeast(1))
+    .option('--heads <heads>', `attention heads per block (default: ${model.heads})`, integerAtLeast(1))
+    .option('--ffn <width>', 'inner width of the feed-forward networks (default: 4 x hidden)', integerAtLeast(1))
+    .option('--dropout <rate>', `dropout rate in training (default: ${model.dropout})`, numberBetween(0, 0.99))
     .option('--max-length <events>', "longest history the model reads (default: the manifest's maxLength)", integerAtLeast(1))
+    .addHelpText('after', '\nThe defaults and the reasons for them are listed in docs/training.md.')
     .action(async (options: TrainCommandOptions) => {
       const report = await runTrainCommand(options);
       process.stdout.write(`${formatMetricsTable(report, PRIMARY_K)}\n`);
