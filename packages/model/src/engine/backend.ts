@@ -98,16 +98,21 @@ function resolvePreference(preference: BackendPreference | undefined): { request
 }
 
 async function loadTensorflow(specifier: string, description: string): Promise<string> {
+  const require = createRequire(import.meta.url);
+  try {
+    require.resolve(specifier);
+  } catch {
+    throw new Error(`${specifier} is not installed`);
+  }
+
   // A variable specifier keeps TypeScript and bundlers from resolving a package that is
   // usually not installed.
   const packageName: string = specifier;
   try {
     await import(packageName);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new Error(`${specifier} is not installed`, { cause: error });
-    }
+    // Typically the native addon is missing because the package's install script, which
+    // downloads libtensorflow, did not run or failed.
     throw new Error(`${specifier} is installed but failed to load: ${errorMessage(error)}`, { cause: error });
   }
   if (!(await tf.setBackend('tensorflow'))) {

@@ -1,4 +1,5 @@
 export { initBackend, type BackendChoice, type BackendName, type BackendPreference } from './backend.ts';
+export { gelu, layerNorm } from './fused.ts';
 export { linear, matMul } from './ops.ts';
 export {
   registerWasmTrainingKernels,

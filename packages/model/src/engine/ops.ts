@@ -151,7 +151,7 @@ function sumToShape(gradient: tf.Tensor, shape: number[]): tf.Tensor {
 /** op(a) op(b) for the active backend, with no tape of its own (callers own the gradient). */
 function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
   if (tf.getBackend() === 'wasm') {
-    return tf.tidy(() => untransposedProduct(transposeA ? transposeLastTwo(a) : a, transposeB ? transposeLastTwo(b) : b));
+    return tf.tidy(() => productOnWasm(a, b, transposeA, transposeB));
   }
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
@@ -166,6 +166,29 @@ function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: bo
     const bFull = tf.broadcastTo(b, [...batchShape, ...b.shape.slice(-2)]);
     return tf.matMul(aFull, bFull, transposeA, transposeB);
   });
+}
+
+/**
+ * op(a) op(b) on wasm with explicit transposes. When both operands have the same batch
+ * shape, it may compute (op(b)^T op(a)^T)^T instead, whichever transposes fewer values:
+ * wasm's Transpose kernel costs about as much as a small matmul. For a weight gradient
+ * x^T dy with x [rows, 256] and dy [rows, 64], that moves 64 columns instead of 256.
+ */
+function productOnWasm(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const sameBatch = tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if (sameBatch) {
+    const rows = a.shape[transposeA ? a.rank - 1 : a.rank - 2]!;
+    const columns = b.shape[transposeB ? b.rank - 2 : b.rank - 1]!;
+    const outputSize = tf.util.sizeFromShape(a.shape.slice(0, -2)) * rows * columns;
+    const directCost = (transposeA ? a.size : 0) + (transposeB ? b.size : 0);
+    const swappedCost = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + outputSize;
+    if (swappedCost < directCost) {
+      const bTransposed = transposeB ? b : transposeLastTwo(b); // op(b)^T
+      const aTransposed = transposeA ? a : transposeLastTwo(a); // op(a)^T
+      return transposeLastTwo(untransposedProduct(bTransposed, aTransposed));
+    }
+  }
+  return untransposedProduct(transposeA ? transposeLastTwo(a) : a, transposeB ? transposeLastTwo(b) : b);
 }
 
 /** a [...batchA, m, k] times b [...batchB, k, n] on wasm, each as an untransposed batch-1 product. */

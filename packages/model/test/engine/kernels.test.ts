@@ -53,6 +53,52 @@ describe('UnsortedSegmentSum on wasm', () => {
   });
 });
 
+describe('GatherV2 on wasm', () => {
+  const cases: { label: string; xShape: number[]; indicesShape: number[]; axis: number; batchDims: number }[] = [
+    { label: 'embedding rows', xShape: [17, 6], indicesShape: [40], axis: 0, batchDims: 0 },
+    { label: 'rank-2 indices', xShape: [17, 6], indicesShape: [5, 9], axis: 0, batchDims: 0 },
+    { label: 'middle axis', xShape: [3, 11, 4], indicesShape: [7], axis: 1, batchDims: 0 },
+    { label: 'last axis', xShape: [3, 11], indicesShape: [2, 4], axis: 1, batchDims: 0 },
+    { label: 'batched gather', xShape: [3, 11, 4], indicesShape: [3, 5], axis: 1, batchDims: 1 },
+    { label: 'batched gather, outer axis', xShape: [2, 3, 11, 4], indicesShape: [2, 6], axis: 2, batchDims: 1 },
+  ];
+
+  for (const { label, xShape, indicesShape, axis, batchDims } of cases) {
+    test(label, async () => {
+      const random = new Random(xShape.length * 13 + indicesShape.length * 3 + axis);
+      const x = randomNormal(random, xShape);
+      const indices = randomInts(random, indicesShape, 0, xShape[axis]!);
+      const compute = () => tf.gather(toTensor(x), toTensor(indices), axis, batchDims);
+
+      const [expected] = await runOn('cpu', compute);
+      const [actual] = await runOn('wasm', compute);
+      expectClose(actual!, expected!, 0, label);
+    });
+  }
+
+  test('int32 values', async () => {
+    const random = new Random(5);
+    const x = randomInts(random, [9, 3], -100, 100);
+    const indices = randomInts(random, [12], 0, 9);
+    const compute = () => tf.gather(toTensor(x), toTensor(indices));
+
+    const [expected] = await runOn('cpu', compute);
+    const [actual] = await runOn('wasm', compute);
+    expect(actual!.dtype).toBe('int32');
+    expect(Array.from(actual!.values)).toEqual(Array.from(expected!.values));
+  });
+
+  test('index out of range rejected', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([4, 3]);
+    const indices = tf.tensor1d([0, 4], 'int32');
+    const before = tf.memory().numTensors;
+    expect(() => tf.gather(x, indices)).toThrow(/the index value 4 is not in \[0, 3\]/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, indices]);
+  });
+});
+
 describe('gather gradient on wasm', () => {
   test('matches cpu for an embedding table', async () => {
     const random = new Random(11);

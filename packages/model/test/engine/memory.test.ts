@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { gelu, layerNorm } from '../../src/engine/fused.ts';
 import { linear, matMul } from '../../src/engine/ops.ts';
 import { useWasm } from './helpers.ts';
 
@@ -11,11 +12,12 @@ beforeAll(async () => {
 function makeStep(): { step: () => void; dispose: () => void } {
   const kernel = tf.variable(tf.randomNormal([16, 16], 0, 0.1), true, 'kernel');
   const bias = tf.variable(tf.zeros([16]), true, 'bias');
+  const gamma = tf.variable(tf.ones([16]), true, 'gamma');
   const optimizer = tf.train.adam(1e-3);
   const x = tf.randomNormal([4, 10, 16]); // [batch, seq, hidden]
 
   const loss = (): tf.Scalar => {
-    const h = linear(x, kernel as tf.Tensor2D, bias as tf.Tensor1D); // [batch, seq, hidden]
+    const h = gelu(layerNorm(linear(x, kernel as tf.Tensor2D, bias as tf.Tensor1D), gamma as tf.Tensor1D, bias as tf.Tensor1D, 1e-5)); // [batch, seq, hidden]
     const heads = tf.transpose(tf.reshape(h, [4, 10, 2, 8]), [0, 2, 1, 3]); // [batch, heads, seq, 8]
     const scores = tf.softmax(matMul(heads, heads, false, true)); // [batch, heads, seq, seq]
     const context = matMul(scores, heads); // [batch, heads, seq, 8]
@@ -26,7 +28,7 @@ function makeStep(): { step: () => void; dispose: () => void } {
     step: () => tf.tidy(() => void optimizer.minimize(loss)),
     dispose: () => {
       optimizer.dispose();
-      tf.dispose([kernel, bias, x]);
+      tf.dispose([kernel, bias, gamma, x]);
     },
   };
 }
