@@ -1,0 +1,467 @@
+/**
+ * Training-step benchmark: one BERT4Rec-style Adam step written with the mcm engine,
+ * against the same step in PyTorch (../shared/bench/torch_reference.py) when a Python with
+ * torch is available.
+ *
+ *   npm run bench:train
+ *   npm run bench:train -- --variants engine,plain,no-sliced --steps 20
+ *
+ * Model (the PyTorch reference's): item embedding and learned positions, post-LN blocks
+ * with GELU (erf), last-position readout tied to the item embedding, full softmax, Adam.
+ * Prints ms / step and sequences / s for each run, then the PyTorch-to-mcm ratio.
+ */
+// The union package registers tfjs's gradient functions, which tfjs-core's Node bundle lacks.
+import '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg, cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Random } from '@mcm/common';
+import { gelu, initBackend, layerNorm, linear, matMul, registerWasmTrainingKernels } from '@mcm/model';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TORCH_REFERENCE = join(ROOT, '../shared/bench/torch_reference.py');
+
+interface BenchConfig {
+  items: number;
+  length: number;
+  hidden: number;
+  heads: number;
+  layers: number;
+  ffn: number;
+  batch: number;
+  steps: number;
+  warmup: number;
+}
+
+/** How a variant builds the step: which ops it multiplies with and which wasm kernels it keeps. */
+interface Variant {
+  description: string;
+  dense: (x: tf.Tensor, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor;
+  matMul: (a: tf.Tensor, b: tf.Tensor, transposeA?: boolean, transposeB?: boolean) => tf.Tensor;
+  layerNorm: (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor;
+  gelu: (x: tf.Tensor) => tf.Tensor;
+  zeroCopyIdentity: boolean;
+  slicedBatchMatMul: boolean;
+  sliceGather: boolean;
+}
+
+const LAYER_NORM_EPSILON = 1e-12;
+const fusedLayerNorm = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D) => layerNorm(x, gamma, beta, LAYER_NORM_EPSILON);
+
+/** Layer norm written as plain tfjs ops, which tfjs differentiates kernel by kernel. */
+function formulaLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor {
+  const centered = tf.sub(x, tf.mean(x, -1, true));
+  const variance = tf.mean(tf.square(centered), -1, true);
+  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, LAYER_NORM_EPSILON))), gamma), beta);
+}
+
+/** GELU (erf) written as plain tfjs ops. */
+function formulaGelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+const VARIANTS: Record<string, Variant> = {
+  engine: {
+    description: 'engine ops and wasm kernels',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+  },
+  plain: {
+    description: 'tf.matMul and tf.add with tfjs gradients, stock wasm kernels',
+    dense: (x, kernel, bias) => tf.add(tf.matMul(x, kernel), bias),
+    matMul: tf.matMul,
+    layerNorm: formulaLayerNorm,
+    gelu: formulaGelu,
+    zeroCopyIdentity: false,
+    slicedBatchMatMul: false,
+    sliceGather: false,
+  },
+  'no-sliced': {
+    description: 'engine without the sliced batch matmul (attention on the scalar loop)',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: false,
+    sliceGather: true,
+  },
+  'no-identity': {
+    description: 'engine with the stock, copying Identity kernel',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: false,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+  },
+  'stock-gather': {
+    description: 'engine with the stock GatherV2 kernel',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: false,
+  },
+  'formula-norm': {
+    description: 'engine with layer norm and GELU differentiated by tfjs',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: formulaLayerNorm,
+    gelu: formulaGelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+  },
+  'unfused-bias': {
+    description: 'engine with matMul + tf.add in place of linear',
+    dense: (x, kernel, bias) => tf.add(matMul(x, kernel), bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+  },
+};
+
+interface StepResult {
+  label: string;
+  medianMs: number;
+  sequencesPerSecond: number;
+  detail: string;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      variants: { type: 'string', default: 'engine' },
+      items: { type: 'string', default: '3500' },
+      length: { type: 'string', default: '50' },
+      batch: { type: 'string', default: '64' },
+      steps: { type: 'string', default: '15' },
+      warmup: { type: 'string', default: '3' },
+      backend: { type: 'string', default: 'wasm' },
+      'skip-torch': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      [
+        'usage: npm run bench:train -- [options]',
+        `  --variants LIST   comma-separated, from ${Object.keys(VARIANTS).join(', ')} (default engine)`,
+        '  --items N         item vocabulary size (default 3500)',
+        '  --length N        sequence length (default 50)',
+        '  --batch N         sequences per step (default 64)',
+        '  --steps N         timed steps per run (default 15)',
+        '  --warmup N        untimed steps first (default 3)',
+        '  --backend NAME    tfjs backend: wasm, cpu, tensorflow or auto (default wasm)',
+        '  --skip-torch      do not run the PyTorch reference',
+        '  --profile         print the 12 slowest kernels of one step of the first variant',
+      ].join('\n'),
+    );
+    return;
+  }
+
+  const config: BenchConfig = {
+    items: positiveInteger(values.items, 'items'),
+    length: positiveInteger(values.length, 'length'),
+    batch: positiveInteger(values.batch, 'batch'),
+    steps: positiveInteger(values.steps, 'steps'),
+    warmup: positiveInteger(values.warmup, 'warmup'),
+    hidden: 64,
+    heads: 4,
+    layers: 3,
+    ffn: 256,
+  };
+  const variantNames = values.variants.split(',').map((name) => name.trim());
+  for (const name of variantNames) {
+    if (!(name in VARIANTS)) throw new Error(`unknown variant '${name}'; expected one of ${Object.keys(VARIANTS).join(', ')}`);
+  }
+
+  const backend = await initBackend(values.backend as 'wasm');
+  console.log(
+    `training step: ${config.items} items, batch ${config.batch} x length ${config.length}, hidden ${config.hidden}, ` +
+      `${config.layers} post-LN blocks, ${config.heads} heads, FFN ${config.ffn}, full softmax, Adam`,
+  );
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, tfjs ${tf.version_core}`);
+  console.log(`load average before: ${formatLoad()}`);
+
+  const results: StepResult[] = [];
+  for (const [index, name] of variantNames.entries()) {
+    const variant = VARIANTS[name]!;
+    if (backend.name === 'wasm') {
+      registerWasmTrainingKernels({
+        zeroCopyIdentity: variant.zeroCopyIdentity,
+        slicedBatchMatMul: variant.slicedBatchMatMul,
+        sliceGather: variant.sliceGather,
+      });
+    }
+    const result = await timeVariant(config, variant, values.profile && index === 0);
+    results.push({ ...result, label: `mcm ${backend.name} ${name}` });
+    printResult(results[results.length - 1]!);
+  }
+
+  const torch = values['skip-torch'] ? { skipped: '--skip-torch given' } : runTorch(config);
+  if ('result' in torch) {
+    printResult(torch.result);
+  } else {
+    console.log(`pytorch: skipped (${torch.skipped})`);
+  }
+  console.log(`load average after: ${formatLoad()}`);
+
+  const ours = results.find((result) => result.label.endsWith(' engine')) ?? results[0];
+  if ('result' in torch && ours !== undefined) {
+    console.log(`ratio (pytorch / mcm sequences per second): ${(torch.result.sequencesPerSecond / ours.sequencesPerSecond).toFixed(2)}`);
+  } else {
+    console.log('ratio (pytorch / mcm sequences per second): n/a, no PyTorch run');
+  }
+}
+
+/** Runs warmup + steps Adam steps of `variant` and returns the median time of the timed ones. */
+async function timeVariant(config: BenchConfig, variant: Variant, profile: boolean): Promise<Omit<StepResult, 'label'>> {
+  const random = new Random(0);
+  const model = createWeights(config, random);
+  const batches = Array.from({ length: 4 }, () => createBatch(config, random));
+  const optimizer = tf.train.adam(1e-3);
+  const variables = Object.values(model);
+
+  const step = (index: number): tf.Scalar => {
+    const batch = batches[index % batches.length]!;
+    return tf.tidy(() => optimizer.minimize(() => loss(config, variant, model, batch), true, variables)!);
+  };
+
+  const times: number[] = [];
+  let tensorsAfterWarmup = 0;
+  let lastLoss = Number.NaN;
+  for (let i = 0; i < config.warmup + config.steps; i++) {
+    const start = performance.now();
+    const value = step(i);
+    lastLoss = (await value.data())[0]!;
+    value.dispose();
+    if (i >= config.warmup) times.push(performance.now() - start);
+    if (i === config.warmup - 1) tensorsAfterWarmup = tf.memory().numTensors;
+  }
+  const tensorsFlat = tf.memory().numTensors === tensorsAfterWarmup;
+
+  if (profile) await printProfile(() => step(0));
+
+  optimizer.dispose();
+  tf.dispose(variables);
+  for (const batch of batches) tf.dispose([batch.ids, batch.mask, batch.labels]);
+
+  times.sort((a, b) => a - b);
+  const medianMs = times[Math.floor(times.length / 2)]!;
+  return {
+    medianMs,
+    sequencesPerSecond: (config.batch / medianMs) * 1000,
+    detail: `${variant.description}; loss ${lastLoss.toFixed(3)}; tensor count ${tensorsFlat ? 'flat' : 'GROWING'}`,
+  };
+}
+
+type Weights = Record<string, tf.Variable>;
+
+/** Weights initialised like the PyTorch reference (nn.Linear's uniform, 0.02 normal embeddings). */
+function createWeights(config: BenchConfig, random: Random): Weights {
+  const seed = () => random.int(2 ** 31);
+  const { items, length, hidden, ffn } = config;
+  const weights: Weights = {};
+  const add = (name: string, value: tf.Tensor) => {
+    weights[name] = tf.variable(value, true, `bench/${name}/${seed()}`);
+    value.dispose();
+  };
+  const uniform = (shape: number[], fanIn: number) => tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), 'float32', seed());
+
+  add('items', tf.truncatedNormal([items, hidden], 0, 0.02, 'float32', seed()));
+  add('positions', tf.randomNormal([length, hidden], 0, 0.02, 'float32', seed()));
+  add('ln.gamma', tf.ones([hidden]));
+  add('ln.beta', tf.zeros([hidden]));
+  for (let layer = 0; layer < config.layers; layer++) {
+    for (const projection of ['q', 'k', 'v', 'o']) {
+      add(`${layer}.${projection}.kernel`, uniform([hidden, hidden], hidden));
+      add(`${layer}.${projection}.bias`, uniform([hidden], hidden));
+    }
+    add(`${layer}.f1.kernel`, uniform([hidden, ffn], hidden));
+    add(`${layer}.f1.bias`, uniform([ffn], hidden));
+    add(`${layer}.f2.kernel`, uniform([ffn, hidden], ffn));
+    add(`${layer}.f2.bias`, uniform([hidden], ffn));
+    for (const norm of ['ln1', 'ln2']) {
+      add(`${layer}.${norm}.gamma`, tf.ones([hidden]));
+      add(`${layer}.${norm}.beta`, tf.zeros([hidden]));
+    }
+  }
+  add('outputBias', tf.zeros([items]));
+  return weights;
+}
+
+interface Batch {
+  ids: tf.Tensor1D;
+  mask: tf.Tensor4D;
+  labels: tf.Tensor1D;
+}
+
+/** A batch like the reference's: random items, left padding of up to length / 2 positions. */
+function createBatch(config: BenchConfig, random: Random): Batch {
+  const { batch, length, items } = config;
+  const ids = new Int32Array(batch * length);
+  const mask = new Float32Array(batch * length);
+  const labels = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const padding = random.int(Math.floor(length / 2));
+    for (let t = 0; t < length; t++) {
+      const isPadding = t < padding;
+      ids[b * length + t] = isPadding ? 0 : 1 + random.int(items - 1);
+      mask[b * length + t] = isPadding ? -1e9 : 0;
+    }
+    labels[b] = 1 + random.int(items - 1);
+  }
+  return {
+    ids: tf.tensor1d(ids, 'int32'),
+    mask: tf.tensor4d(mask, [batch, 1, 1, length]),
+    labels: tf.tensor1d(labels, 'int32'),
+  };
+}
+
+/** Mean cross-entropy of the next item over the full item vocabulary. */
+function loss(config: BenchConfig, variant: Variant, w: Weights, batch: Batch): tf.Scalar {
+  const { batch: size, length, hidden, items } = config;
+  const embedded = tf.reshape(tf.gather(w.items!, batch.ids), [size, length, hidden]); // [B, T, H]
+  let x = variant.layerNorm(tf.reshape(tf.add(embedded, w.positions!), [size * length, hidden]), ...norm(w, 'ln')); // [B*T, H]
+
+  for (let layer = 0; layer < config.layers; layer++) {
+    x = block(config, variant, w, layer, x, batch.mask);
+  }
+
+  const last = tf.reshape(tf.slice(tf.reshape(x, [size, length, hidden]), [0, length - 1, 0], [size, 1, hidden]), [size, hidden]); // [B, H]
+  const logits = tf.add(variant.matMul(last, w.items!, false, true), w.outputBias!); // [B, items]
+  const logProbabilities = tf.logSoftmax(logits); // [B, items]
+  const picked = tf.sum(tf.mul(logProbabilities, tf.oneHot(batch.labels, items)), 1); // [B]
+  return tf.neg(tf.mean(picked)) as tf.Scalar;
+}
+
+/** One post-LN transformer block over x [B*T, H]. */
+function block(config: BenchConfig, variant: Variant, w: Weights, layer: number, x: tf.Tensor, mask: tf.Tensor4D): tf.Tensor {
+  const { batch, length, hidden, heads } = config;
+  const headSize = hidden / heads;
+  const dense = (input: tf.Tensor, name: string) =>
+    variant.dense(input, w[`${layer}.${name}.kernel`] as tf.Tensor2D, w[`${layer}.${name}.bias`] as tf.Tensor1D);
+  const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]); // [B, h, T, hs]
+
+  const q = split(dense(x, 'q'));
+  const k = split(dense(x, 'k'));
+  const v = split(dense(x, 'v'));
+  const scores = tf.add(tf.mul(variant.matMul(q, k, false, true), 1 / Math.sqrt(headSize)), mask); // [B, h, T, T]
+  const context = variant.matMul(tf.softmax(scores), v); // [B, h, T, hs]
+  const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * length, hidden]); // [B*T, H]
+  const attended = variant.layerNorm(tf.add(x, dense(merged, 'o')), ...norm(w, `${layer}.ln1`));
+
+  const expanded = dense(attended, 'f1'); // [B*T, FFN]
+  return variant.layerNorm(tf.add(attended, dense(variant.gelu(expanded), 'f2')), ...norm(w, `${layer}.ln2`));
+}
+
+function norm(w: Weights, name: string): [tf.Tensor1D, tf.Tensor1D] {
+  return [w[`${name}.gamma`] as tf.Tensor1D, w[`${name}.beta`] as tf.Tensor1D];
+}
+
+/** Prints the kernels that took the most time in one profiled step, and their share of it. */
+async function printProfile(step: () => tf.Scalar): Promise<void> {
+  const start = performance.now();
+  const info = await tf.profile(() => {
+    step().dispose();
+  });
+  const stepMs = performance.now() - start;
+
+  // Custom-gradient ops show up under their scope name and include the kernels they call,
+  // so only registered kernels are counted.
+  const totals = new Map<string, { ms: number; calls: number }>();
+  for (const kernel of info.kernels) {
+    if (tf.getKernel(kernel.name, tf.getBackend()) === undefined) continue;
+    const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    const total = totals.get(kernel.name) ?? { ms: 0, calls: 0 };
+    total.ms += ms;
+    total.calls += 1;
+    totals.set(kernel.name, total);
+  }
+  const kernelMs = [...totals.values()].reduce((sum, total) => sum + total.ms, 0);
+  const calls = [...totals.values()].reduce((sum, total) => sum + total.calls, 0);
+  console.log(`  profiled step: ${stepMs.toFixed(1)} ms, ${calls} kernel calls taking ${kernelMs.toFixed(1)} ms; slowest kernels:`);
+  for (const [name, total] of [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40)) {
+    const share = ((100 * total.ms) / kernelMs).toFixed(1);
+    console.log(`    ${name.padEnd(20)} ${total.ms.toFixed(1).padStart(8)} ms ${share.padStart(5)} %  ${String(total.calls).padStart(5)} calls`);
+  }
+}
+
+/** Runs the PyTorch reference with the first Python that imports torch. */
+function runTorch(config: BenchConfig): { result: StepResult } | { skipped: string } {
+  if (!existsSync(TORCH_REFERENCE)) return { skipped: `${TORCH_REFERENCE} not found` };
+  const python = findTorchPython();
+  if (python === undefined) {
+    return { skipped: 'no Python with torch found (tried $MCM_PYTHON, python3, /usr/bin/python3); see docs/benchmarks.md' };
+  }
+
+  const args = [
+    TORCH_REFERENCE,
+    ...['--threads', '2', '--batch', String(config.batch), '--length', String(config.length)],
+    ...['--items', String(config.items), '--hidden', String(config.hidden), '--heads', String(config.heads)],
+    ...['--layers', String(config.layers), '--ffn', String(config.ffn)],
+    ...['--steps', String(config.steps), '--warmup', String(config.warmup)],
+  ];
+  // One BLAS thread per torch thread, as the reference's own usage line says.
+  const run = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  if (run.status !== 0) return { skipped: `${python} ${TORCH_REFERENCE} failed: ${run.stderr.trim().split('\n').pop()}` };
+
+  const report = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
+    engine: string;
+    threads: number;
+    median_ms: number;
+    sequences_per_s: number;
+  };
+  return {
+    result: {
+      label: `pytorch (${report.engine}, ${report.threads} threads)`,
+      medianMs: report.median_ms,
+      sequencesPerSecond: report.sequences_per_s,
+      detail: `${python}, OPENBLAS_NUM_THREADS=1`,
+    },
+  };
+}
+
+function findTorchPython(): string | undefined {
+  const candidates = [process.env.MCM_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => c !== undefined && c !== '');
+  return candidates.find((python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+}
+
+function printResult(result: StepResult): void {
+  console.log(
+    `${result.label.padEnd(36)} ${result.medianMs.toFixed(1).padStart(9)} ms / step ` +
+      `${result.sequencesPerSecond.toFixed(1).padStart(8)} sequences / s  (${result.detail})`,
+  );
+}
+
+function formatLoad(): string {
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+}
+
+function positiveInteger(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return value;
+}
+
+await main();
