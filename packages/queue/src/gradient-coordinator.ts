@@ -1,0 +1,444 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as tf from '@tensorflow/tfjs-core';
+import { Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@mcm/common';
+import { applyGradients, disposeGradients, type AdamW, type SampledBatch, type StepOptions, type StepResult, type TrainableModel, type TrainingData } from '@mcm/training';
+import { CoordinatorLock } from './coordinator-lock.ts';
+import { GRADIENT_QUEUE, QueueKeys } from './keys.ts';
+import {
+  formatVersion,
+  gradientJobId,
+  sameVersion,
+  type GradientEncoding,
+  type GradientJobData,
+  type GradientJobResult,
+  type RunDescription,
+  type WeightsVersion,
+  type WorkerInfo,
+} from './payloads.ts';
+import type { QueuePolicy } from './policy.ts';
+import { labelCounts, planShards, type BatchShard } from './shard-plan.ts';
+import { addTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
+import { activeWorkers } from './worker-registry.ts';
+
+export interface CoordinatorOptions {
+  /** A connected client (see connectRedis); the coordinator duplicates it for event reads and never closes it. */
+  redis: Redis;
+  prefix: string;
+  policy: QueuePolicy;
+  logger: Logger;
+  /** The run's id, e.g. the run directory's name. */
+  run: string;
+  data: TrainingData;
+  /** What workers need to build the model; `run`, `session`, `dataDir` and `fingerprint` are filled in. */
+  description: Omit<RunDescription, 'run' | 'session' | 'dataDir' | 'fingerprint'>;
+  /** Micro-batches each worker cuts its shard into. */
+  microBatches: number;
+  encoding: GradientEncoding;
+}
+
+/** What the status endpoint reports. */
+export interface CoordinatorStatus {
+  run: string;
+  session: string;
+  state: 'starting' | 'waiting-for-workers' | 'training' | 'stopped';
+  step: number;
+  weightsVersion: string | null;
+  workers: WorkerInfo[];
+  queue: Record<string, number>;
+  lastStep: Record<string, unknown> | null;
+  startedAt: string;
+}
+
+/** A shard's job in flight. */
+interface Dispatched {
+  shard: BatchShard;
+  redo: number;
+}
+
+/** Seconds between two "still waiting" log lines of a step. */
+const WAIT_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The coordinator's side of synchronous data parallelism. Its `step` is a drop-in
+ * StepFunction for the trainer: it publishes the current weights, cuts the batch into
+ * one shard per active worker, adds one BullMQ job per shard, waits until every shard
+ * has gradients of the current weights version, sums them (each shard's gradients are
+ * already scaled by its share of the batch), and applies the update with the same
+ * `applyGradients` as the single-process trainer. A shard whose job fails, is lost or
+ * returns gradients of another weights version is logged and dispatched again.
+ */
+export class GradientCoordinator {
+  readonly session: string;
+  private readonly keys: QueueKeys;
+  private readonly queue: Queue<GradientJobData, GradientJobResult>;
+  private readonly events: QueueEvents;
+  private readonly description: RunDescription;
+  private lock: CoordinatorLock | null = null;
+  private lockLost = false;
+  private wake: (() => void) | null = null;
+  private readonly completed = new Map<string, GradientJobResult>();
+  private readonly failed = new Map<string, string>();
+  private current: WeightsVersion | null = null;
+  private closed: Promise<void> | null = null;
+  private statusRecord: CoordinatorStatus;
+
+  private constructor(private readonly options: CoordinatorOptions) {
+    validateCoordinatorOptions(options);
+    this.session = randomBytes(4).toString('hex');
+    this.keys = new QueueKeys(options.prefix);
+    this.description = {
+      ...options.description,
+      run: options.run,
+      session: this.session,
+      dataDir: options.data.dir,
+      fingerprint: options.data.manifest.fingerprint,
+    };
+    this.queue = new Queue(GRADIENT_QUEUE, { connection: options.redis, prefix: options.prefix });
+    this.events = new QueueEvents(GRADIENT_QUEUE, { connection: options.redis, prefix: options.prefix, autorun: false });
+    this.statusRecord = {
+      run: options.run,
+      session: this.session,
+      state: 'starting',
+      step: 0,
+      weightsVersion: null,
+      workers: [],
+      queue: {},
+      lastStep: null,
+      startedAt: new Date().toISOString(),
+    };
+
+    this.events.on('completed', ({ jobId, returnvalue }) => {
+      this.completed.set(jobId, typeof returnvalue === 'string' ? (JSON.parse(returnvalue) as GradientJobResult) : (returnvalue as GradientJobResult));
+      this.wake?.();
+    });
+    this.events.on('failed', ({ jobId, failedReason }) => {
+      this.failed.set(jobId, failedReason);
+      this.wake?.();
+    });
+    this.events.on('stalled', ({ jobId }) => {
+      options.logger.warn({ job: jobId }, 'gradient job stalled: its worker is gone, so the job goes back to the queue to be redone');
+    });
+    this.events.on('error', (error) => options.logger.warn({ error: error.message }, 'queue event stream error'));
+  }
+
+  /**
+   * Takes the coordinator lock of the prefix, removes jobs that earlier invocations left
+   * in the queue, publishes the run for the workers and starts listening for results.
+   */
+  static async start(options: CoordinatorOptions): Promise<GradientCoordinator> {
+    const coordinator = new GradientCoordinator(options);
+    const { redis, logger, policy } = options;
+    coordinator.lock = await CoordinatorLock.acquire(redis, coordinator.keys, coordinator.session, policy, logger, () => {
+      coordinator.lockLost = true;
+      coordinator.wake?.();
+    });
+
+    const left = await coordinator.queue.getJobCounts('waiting', 'delayed', 'prioritized');
+    await coordinator.queue.drain(true);
+    if (Object.values(left).some((count) => count > 0)) logger.info({ removed: left }, 'removed gradient jobs left by an earlier coordinator');
+    await redis.del(coordinator.keys.currentVersion());
+    await redis.set(coordinator.keys.run(), JSON.stringify(coordinator.description));
+
+    await coordinator.queue.waitUntilReady();
+    void coordinator.events.run().catch((error: unknown) => logger.error({ error: (error as Error).message }, 'queue event listener stopped'));
+    await coordinator.events.waitUntilReady();
+    logger.info({ run: options.run, session: coordinator.session, prefix: options.prefix }, 'coordinator started');
+    return coordinator;
+  }
+
+  /** The trainer's step function; see the class comment. */
+  readonly step = async (model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): Promise<StepResult> => {
+    if (this.closed !== null) throw new Error('the coordinator is closed');
+    const start = performance.now();
+    const version: WeightsVersion = { run: this.options.run, session: this.session, version: optimizer.step };
+    const weightsBytes = await this.publishWeights(model, version);
+
+    const workers = await this.waitForWorkers(options.step);
+    const shards = planShards(sampled, this.options.data, workers.length);
+    const tasks = Object.keys(options.taskWeights);
+    const batchLabelCounts = labelCounts(sampled.labels, tasks);
+    const randomState = options.random.getState();
+    const jobData = (shard: BatchShard): GradientJobData => ({
+      ...version,
+      step: options.step,
+      shard: shard.shard,
+      shardCount: shards.length,
+      examples: shard.examples,
+      taskWeights: options.taskWeights,
+      batchLabelCounts,
+      microBatches: this.options.microBatches,
+      randomState,
+      encoding: this.options.encoding,
+    });
+
+    this.statusRecord.state = 'training';
+    this.statusRecord.step = options.step;
+    const dispatchStart = performance.now();
+    const { results, redone } = await this.collect(version, shards, jobData, options.step);
+    const queueCounts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+
+    const { sums, bytes } = await this.sumGradients(results);
+    const taskLosses: Record<string, number> = {};
+    let loss = 0;
+    for (const task of tasks) {
+      const lossSum = results.reduce((sum, result) => sum + (result.taskLossSums[task] ?? 0), 0);
+      taskLosses[task] = batchLabelCounts[task] === 0 ? 0 : lossSum / batchLabelCounts[task]!;
+      loss += options.taskWeights[task]! * taskLosses[task]!;
+    }
+
+    const gradients = new Map<string, tf.Tensor>();
+    for (const [name, sum] of sums) {
+      if (!model.variables.has(name)) throw new Error(`a worker sent gradients for "${name}", which is not a variable of the model`);
+      gradients.set(name, tf.tensor(sum.values, sum.shape, 'float32'));
+    }
+    let update: { gradientNorm: number; clipped: boolean };
+    try {
+      update = applyGradients(optimizer, { taskLosses, loss, gradients }, {
+        learningRate: options.learningRate,
+        clipNorm: options.clipNorm,
+        step: options.step,
+        customerIds: sampled.customerIds,
+      });
+    } finally {
+      disposeGradients(gradients);
+    }
+    await this.options.redis.del(...results.map((result) => result.gradientKey));
+
+    const workerSeconds = Math.max(...results.map((result) => result.seconds));
+    const record = {
+      workers: workers.length,
+      shards: shards.length,
+      examples: results.reduce((sum, result) => sum + result.examples, 0),
+      redoneShards: redone,
+      gradientBytes: bytes,
+      weightsBytes,
+      queueDepth: queueCounts.waiting ?? 0,
+      failedJobs: queueCounts.failed ?? 0,
+      workerSeconds,
+      // Time the step spent on anything but the slowest worker's computation: publishing, queueing, transfers, summing.
+      overheadSeconds: Math.max(0, (performance.now() - start) / 1000 - workerSeconds),
+      dispatchSeconds: (performance.now() - dispatchStart) / 1000,
+    };
+    this.statusRecord.lastStep = { step: options.step, loss, taskLosses, ...record };
+    this.statusRecord.queue = queueCounts;
+    return { taskLosses, loss, ...update, randomState: this.randomStateAfter(results, options.step), record };
+  };
+
+  /** Returns the status endpoint's record. */
+  status(): CoordinatorStatus {
+    return structuredClone(this.statusRecord);
+  }
+
+  /**
+   * Stops listening, withdraws the run (so idle workers reject leftover jobs as stale),
+   * and releases the lock. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutDown();
+    return this.closed;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.statusRecord.state = 'stopped';
+    this.wake?.();
+    const { redis, logger } = this.options;
+    try {
+      if (this.lock !== null && !this.lockLost) {
+        await this.queue.drain(true);
+        await redis.del(this.keys.currentVersion(), this.keys.run());
+        if (this.current !== null) await redis.del(this.keys.weights(this.current.run, this.current.session, this.current.version));
+      }
+    } catch (error) {
+      logger.warn({ error: (error as Error).message }, 'could not withdraw the run from Redis; its keys expire on their own');
+    }
+    await this.events.close();
+    await this.queue.close();
+    await this.lock?.release().catch((error: unknown) => logger.warn({ error: (error as Error).message }, 'could not release the coordinator lock; it expires on its own'));
+    logger.info({ run: this.options.run, session: this.session }, 'coordinator stopped');
+  }
+
+  /** Stores the model's weights as `version`, makes it the current version and deletes the previous one; returns the bytes stored. */
+  private async publishWeights(model: TrainableModel, version: WeightsVersion): Promise<number> {
+    const { redis, policy } = this.options;
+    const weights = new Map<string, NamedArray>(Object.entries(model.getWeights()));
+    const { payload } = encodeTensors(weights, { sparseRows: false, denseFloat16: false });
+    await redis
+      .multi()
+      .set(this.keys.weights(version.run, version.session, version.version), payload, 'PX', policy.payloadTtlMs)
+      .set(this.keys.currentVersion(), JSON.stringify(version))
+      .exec();
+    if (this.current !== null && !sameVersion(this.current, version)) {
+      await redis.del(this.keys.weights(this.current.run, this.current.session, this.current.version));
+    }
+    this.current = version;
+    this.statusRecord.weightsVersion = formatVersion(version);
+    return payload.byteLength;
+  }
+
+  /** Returns the active workers, waiting (and logging every few seconds) while there is none. */
+  private async waitForWorkers(step: number): Promise<WorkerInfo[]> {
+    let lastLog = 0;
+    for (;;) {
+      this.throwIfStopped();
+      const workers = await activeWorkers(this.options.redis, this.keys);
+      this.statusRecord.workers = workers;
+      if (workers.length > 0) return workers;
+      this.statusRecord.state = 'waiting-for-workers';
+      if (Date.now() - lastLog >= WAIT_LOG_INTERVAL_MS) {
+        this.options.logger.info({ step, prefix: this.options.prefix }, 'waiting for a worker: start one with "npx nx run trainer:worker"');
+        lastLog = Date.now();
+      }
+      await sleep(Math.min(this.options.policy.heartbeatIntervalMs, 500));
+    }
+  }
+
+  /**
+   * Adds one job per shard and waits until each shard has an accepted result. A job
+   * that fails for good, disappears (Redis lost it) or returns gradients of another
+   * weights version is replaced by a new job for the same shard, at most
+   * `shardRedoLimit` times per shard.
+   */
+  private async collect(
+    version: WeightsVersion,
+    shards: BatchShard[],
+    jobData: (shard: BatchShard) => GradientJobData,
+    step: number,
+  ): Promise<{ results: GradientJobResult[]; redone: number }> {
+    const { logger, policy } = this.options;
+    const inFlight = new Map<string, Dispatched>();
+    const accepted = new Map<number, GradientJobResult>();
+    let redone = 0;
+
+    const dispatch = async (shard: BatchShard, redo: number) => {
+      const id = gradientJobId(version, shard.shard, redo);
+      inFlight.set(id, { shard, redo });
+      await this.queue.add('gradients', jobData(shard), {
+        jobId: id,
+        attempts: policy.attempts,
+        backoff: { type: 'exponential', delay: policy.backoffMs },
+        removeOnComplete: { age: 3600, count: 1000 },
+        removeOnFail: { age: 24 * 3600 },
+      });
+    };
+    const redoShard = async (id: string, reason: string) => {
+      const { shard, redo } = inFlight.get(id)!;
+      inFlight.delete(id);
+      if (redo + 1 > policy.shardRedoLimit) {
+        throw new Error(`shard ${shard.shard} of step ${step} failed ${redo + 1} times (last: ${reason}); check the workers' logs`);
+      }
+      redone++;
+      logger.warn({ step, shard: shard.shard, job: id, redo: redo + 1, reason }, 'dispatching the shard again');
+      await dispatch(shard, redo + 1);
+    };
+
+    for (const shard of shards) await dispatch(shard, 0);
+
+    let lastPoll = Date.now();
+    let lastLog = Date.now();
+    while (accepted.size < shards.length) {
+      this.throwIfStopped();
+      for (const [id, result] of [...this.completed]) {
+        this.completed.delete(id);
+        const dispatched = inFlight.get(id);
+        if (dispatched === undefined) continue;
+        if (!sameVersion(result, version) || result.shard !== dispatched.shard.shard) {
+          logger.warn(
+            { step, shard: dispatched.shard.shard, job: id, worker: result.worker, received: formatVersion(result), expected: formatVersion(version) },
+            'stale gradients rejected: computed on another weights version',
+          );
+          await this.options.redis.del(result.gradientKey);
+          await redoShard(id, `gradients of version ${formatVersion(result)}`);
+          continue;
+        }
+        inFlight.delete(id);
+        accepted.set(dispatched.shard.shard, result);
+      }
+      for (const [id, reason] of [...this.failed]) {
+        this.failed.delete(id);
+        if (!inFlight.has(id)) continue;
+        const state = await this.queue.getJobState(id);
+        // A failed attempt with attempts left goes to delayed or waiting and is retried by BullMQ.
+        if (state === 'failed') await redoShard(id, reason);
+        else logger.info({ step, job: id, state, reason }, 'gradient job attempt failed; BullMQ retries it');
+      }
+
+      if (Date.now() - lastPoll >= policy.pollIntervalMs) {
+        lastPoll = Date.now();
+        await this.pollInFlight(inFlight, redoShard);
+      }
+      if (Date.now() - lastLog >= WAIT_LOG_INTERVAL_MS) {
+        lastLog = Date.now();
+        const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed');
+        logger.info({ step, waitingFor: inFlight.size, queue: counts }, 'step waiting for gradients');
+      }
+      if (accepted.size < shards.length && this.completed.size === 0 && this.failed.size === 0) await this.waitForEvent(policy.pollIntervalMs);
+    }
+    return { results: shards.map((shard) => accepted.get(shard.shard)!), redone };
+  }
+
+  /** Reads the state of every job in flight, for results whose event was missed and jobs that Redis lost. */
+  private async pollInFlight(inFlight: Map<string, Dispatched>, redoShard: (id: string, reason: string) => Promise<void>): Promise<void> {
+    for (const id of [...inFlight.keys()]) {
+      const job = await Job.fromId<GradientJobData, GradientJobResult>(this.queue, id);
+      if (job === undefined) {
+        this.options.logger.warn({ job: id }, 'gradient job lost: it is no longer in Redis');
+        await redoShard(id, 'the job is no longer in Redis');
+        continue;
+      }
+      const state = await job.getState();
+      if (state === 'completed' && !this.completed.has(id)) this.completed.set(id, job.returnvalue);
+      if (state === 'failed' && !this.failed.has(id)) this.failed.set(id, job.failedReason);
+    }
+  }
+
+  /** Fetches every accepted shard's payload and sums them in shard order, so the sum does not depend on arrival order. */
+  private async sumGradients(results: GradientJobResult[]): Promise<{ sums: Map<string, NamedArray>; bytes: number }> {
+    const sums = new Map<string, NamedArray>();
+    let bytes = 0;
+    for (const result of results) {
+      const payload = await this.options.redis.getBuffer(result.gradientKey);
+      if (payload === null) {
+        throw new Error(`the gradients of shard ${result.shard} of step ${result.step} (${result.gradientKey}) expired before they were read; raise payloadTtlMs`);
+      }
+      addTensors(sums, payload);
+      bytes += payload.byteLength;
+    }
+    return { sums, bytes };
+  }
+
+  /** Returns the generator state every shard ended in, warning when they differ. */
+  private randomStateAfter(results: GradientJobResult[], step: number): number[] {
+    const first = results[0]!.randomState;
+    if (results.some((result) => result.randomState.join(',') !== first.join(','))) {
+      this.options.logger.warn({ step }, 'shards ended in different generator states; continuing from shard 0');
+    }
+    return first;
+  }
+
+  private waitForEvent(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.wake = done;
+    });
+  }
+
+  private throwIfStopped(): void {
+    if (this.lockLost) throw new Error('the coordinator lost its lock to another coordinator; this run stops');
+    if (this.closed !== null) throw new Error('the coordinator is closed');
+  }
+}
+
+function validateCoordinatorOptions(options: CoordinatorOptions): void {
+  if (!Number.isInteger(options.microBatches) || options.microBatches < 1) throw new Error(`micro-batches must be a positive integer, got ${options.microBatches}`);
+  if (options.run === '' || !/^[A-Za-z0-9._-]+$/.test(options.run)) {
+    throw new Error(`run id "${options.run}" may contain only letters, digits, '.', '_' and '-'`);
+  }
+}

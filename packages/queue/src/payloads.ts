@@ -1,0 +1,105 @@
+import type { ModelConfig } from '@mcm/model';
+
+/**
+ * A weights version: `version` optimizer updates applied, published by coordinator
+ * invocation `session`. A coordinator that resumes from a checkpoint starts a new
+ * session, so that a version number of the crashed invocation cannot be mistaken
+ * for the same number after the resume.
+ */
+export interface WeightsVersion {
+  run: string;
+  session: string;
+  version: number;
+}
+
+/** What a worker needs to compute gradients for the current run: published by the coordinator at start. */
+export interface RunDescription {
+  run: string;
+  session: string;
+  /** The --model name. */
+  modelName: string;
+  modelConfig: ModelConfig;
+  /** Features of the model input and the trained tasks. */
+  features: string[];
+  tasks: string[];
+  /** The ingest output the coordinator reads; a worker reads the same files, or its own copy through --data. */
+  dataDir: string;
+  /** Fingerprint of that ingest output; a worker whose copy differs rejects the run. */
+  fingerprint: string;
+}
+
+/** One example as positions in the ingest output: shard file index, customer index in the shard, event range [start, end). */
+export type ExamplePosition = [shard: number, customer: number, start: number, end: number];
+
+/** How a worker encodes its gradients for the trip through Redis. */
+export interface GradientEncoding {
+  /** Send only the rows with a non-zero gradient of a matrix when that is smaller (embedding tables). */
+  sparseRows: boolean;
+  /** Send dense tensors as float16; halves the bytes but rounds each value to 11 significant bits. */
+  denseFloat16: boolean;
+}
+
+/** The data of one gradient job: one shard of the batch of one step. */
+export interface GradientJobData extends WeightsVersion {
+  /** 1-based optimizer step this shard belongs to (version + 1). */
+  step: number;
+  shard: number;
+  shardCount: number;
+  examples: ExamplePosition[];
+  /** Task -> weight of its loss, as in the single-process run. */
+  taskWeights: Record<string, number>;
+  /**
+   * Task -> number of labelled examples (label not 0) in the whole batch of the step.
+   * Each task's loss is a mean over those, so a shard scales its gradient by its share.
+   */
+  batchLabelCounts: Record<string, number>;
+  /** Micro-batches the shard is cut into; their gradients are summed before the upload. */
+  microBatches: number;
+  /** State of the dropout and candidate-sampling generator at the start of the step. */
+  randomState: number[];
+  encoding: GradientEncoding;
+}
+
+/** What a gradient job returns through BullMQ: a reference to the gradients, and the counts needed to combine them. */
+export interface GradientJobResult extends WeightsVersion {
+  step: number;
+  shard: number;
+  worker: string;
+  /** Redis key of the gradient payload. */
+  gradientKey: string;
+  bytes: number;
+  examples: number;
+  /** Task -> sum of the cross-entropy of the labelled examples of the shard. */
+  taskLossSums: Record<string, number>;
+  /** Task -> labelled examples of the shard. */
+  labelCounts: Record<string, number>;
+  /** Generator state after the forward pass; every shard of a step ends in the same state. */
+  randomState: number[];
+  /** Seconds the worker spent computing and uploading. */
+  seconds: number;
+}
+
+/** A worker's heartbeat record. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  backend: string;
+  startedAt: string;
+}
+
+/** Returns a job id that names run, session, version, shard and redo count, so that adding the same job twice is a no-op. */
+export function gradientJobId(version: WeightsVersion, shard: number, redo: number): string {
+  // BullMQ rejects custom job ids that contain ':' (its key separator).
+  return `${version.run}.${version.session}.${version.version}.${shard}.${redo}`;
+}
+
+/** Returns whether `a` and `b` are the same weights version. */
+export function sameVersion(a: WeightsVersion, b: WeightsVersion): boolean {
+  return a.run === b.run && a.session === b.session && a.version === b.version;
+}
+
+/** Returns a version as "run/session/version", for logs and errors. */
+export function formatVersion(version: WeightsVersion): string {
+  return `${version.run}/${version.session}/${version.version}`;
+}
