@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '@mcm/common';
+import type { BackendPreference } from '@mcm/model';
+import type { CheckpointKind } from '@mcm/training';
+import { SERVING_DEFAULTS, startServer } from './server.ts';
+
+interface ServeCommandOptions {
+  run: string;
+  checkpoint: CheckpointKind;
+  host: string;
+  port: number;
+  config?: string;
+  dataRoot?: string;
+  backend: BackendPreference;
+  maxK: number;
+  maxEvents?: number;
+  bodyLimit: number;
+  pollSeconds: number;
+}
+
+const program = new Command('mcm-serving').description('Serve a trained customer model over HTTP.').showHelpAfterError();
+
+program
+  .command('serve')
+  .description(
+    'Answer top-K and embedding requests from a training run, by customer id or from raw events, and load each new checkpoint ' +
+      'the trainer promotes without a restart. The API is described at /openapi.json.',
+  )
+  .requiredOption('--run <dir>', 'run directory of "nx run trainer:train" (its --out)')
+  .option('--checkpoint <kind>', 'checkpoint to serve and watch: best or last', oneOf(['best', 'last'] as const), SERVING_DEFAULTS.checkpoint)
+  .option('--host <address>', 'address to listen on', SERVING_DEFAULTS.host)
+  .option('--port <port>', 'TCP port to listen on; 0 picks a free one', integerBetween(0, 65_535), SERVING_DEFAULTS.port)
+  .option('--config <file>', 'dataset config the data was ingested with; enables requests with raw events')
+  .option('--data-root <dir>', "directory the config's catalog path is relative to (default: the MCM_DATA_ROOT environment variable)")
+  .option('--backend <backend>', 'tfjs backend: auto (fastest that loads), tensorflow, wasm or cpu', oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const), 'auto')
+  .option('--max-k <k>', 'largest k a top-K request may ask for', integerBetween(1, 100_000), SERVING_DEFAULTS.maxK)
+  .option('--max-events <events>', "most raw events per request (default: the model's maxLength)", integerBetween(1, 1_000_000))
+  .option('--body-limit <bytes>', 'largest request body in bytes', integerBetween(1_024, 1024 ** 3), SERVING_DEFAULTS.bodyLimit)
+  .option('--poll-seconds <seconds>', 'seconds between two checks of the checkpoint, in case a file event is missed', positiveNumber, SERVING_DEFAULTS.pollMs / 1000)
+  .action(async (options: ServeCommandOptions) => {
+    const logger = createLogger('serving');
+    const server = await startServer({
+      runDir: options.run,
+      checkpoint: options.checkpoint,
+      host: options.host,
+      port: options.port,
+      datasetConfig: options.config ?? null,
+      dataRoot: options.dataRoot ?? process.env.MCM_DATA_ROOT ?? null,
+      backend: options.backend,
+      maxK: options.maxK,
+      ...(options.maxEvents === undefined ? {} : { maxEvents: options.maxEvents }),
+      bodyLimit: options.bodyLimit,
+      pollMs: options.pollSeconds * 1000,
+      logger,
+    });
+
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      server.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+function oneOf<T extends string>(values: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!values.includes(value as T)) throw new InvalidArgumentError(`must be one of ${values.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+}
+
+function integerBetween(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < min || number > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}, got "${value}"`);
+    }
+    return number;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const number = Number(value);
+  if (!(number > 0) || !Number.isFinite(number)) throw new InvalidArgumentError(`must be a number above 0, got "${value}"`);
+  return number;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  createLogger('serving').error({ err: error }, 'serving failed to start');
+  process.exitCode = 1;
+}
