@@ -9,3 +9,4 @@ export * from './worker-registry.ts';
 export * from './coordinator-lock.ts';
 export * from './gradient-worker.ts';
 export * from './gradient-coordinator.ts';
+export * from './worker-process.ts';

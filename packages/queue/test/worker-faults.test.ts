@@ -1,0 +1,205 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { train, type TrainingData } from '@mcm/training';
+import type { ModelConfig } from '@mcm/model';
+import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
+import { useCpuBackend } from '../../training/test/helpers/backend.ts';
+import { GradientCoordinator } from '../src/gradient-coordinator.ts';
+import { GradientWorker } from '../src/gradient-worker.ts';
+import { GRADIENT_QUEUE } from '../src/keys.ts';
+import { closeRedis, connectRedis } from '../src/redis.ts';
+import type { QueuePolicy } from '../src/policy.ts';
+import { WorkerChild } from './helpers/children.ts';
+import {
+  captureLogger,
+  createTinyModel,
+  fixtureTrainerOptions,
+  readStepLines,
+  temporaryRunDir,
+  testPolicy,
+  tinyModelConfig,
+  uniquePrefix,
+  writeFixtureDataset,
+  type StepLine,
+} from './helpers/fixture.ts';
+import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
+
+const POLICY_OVERRIDES: Partial<QueuePolicy> = {
+  lockDurationMs: 1_500,
+  stalledIntervalMs: 500,
+  heartbeatIntervalMs: 200,
+  heartbeatTtlMs: 1_000,
+  coordinatorLockTtlMs: 2_000,
+  pollIntervalMs: 250,
+  backoffMs: 100,
+};
+const policy = testPolicy(POLICY_OVERRIDES);
+const MAX_STEPS = 5;
+
+let fixture: Awaited<ReturnType<typeof writeFixtureDataset>>;
+let data: TrainingData;
+let config: ModelConfig;
+let reference: StepLine[];
+let cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  await useCpuBackend();
+  fixture = await writeFixtureDataset();
+  data = fixture.data;
+  config = tinyModelConfig(data);
+  const run = await temporaryRunDir('reference');
+  const model = createTinyModel(config);
+  await train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger());
+  model.dispose();
+  reference = await readStepLines(run.dir);
+  await run.remove();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+afterAll(async () => {
+  await fixture?.remove();
+});
+
+/** A coordinator, its connection and a run directory, removed after the test. */
+async function startCoordinator(name: string, prefix: string, microBatches: number) {
+  const { logger, records } = captureLogger('coordinator');
+  const redis = await connectRedis(REDIS_URL, { policy, logger, role: 'coordinator' });
+  const run = await temporaryRunDir(name);
+  const coordinator = await GradientCoordinator.start({
+    redis,
+    prefix,
+    policy,
+    logger,
+    run: name,
+    data,
+    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
+    microBatches,
+    encoding: { sparseRows: true, denseFloat16: false },
+  });
+  cleanups.push(async () => {
+    await coordinator.close();
+    await closeRedis(redis);
+    await run.remove();
+    await deletePrefix(REDIS_URL, prefix);
+  });
+  return { coordinator, runDir: run.dir, records, logger };
+}
+
+async function startChild(id: string, prefix: string, delayMs: number): Promise<WorkerChild> {
+  const child = await WorkerChild.start({ id, prefix, redisUrl: REDIS_URL, policy: POLICY_OVERRIDES, delayMs });
+  cleanups.push(() => child.stop());
+  return child;
+}
+
+async function startInProcessWorker(id: string, prefix: string): Promise<GradientWorker> {
+  const logger = silentLogger();
+  const redis: Redis = await connectRedis(REDIS_URL, { policy, logger, role: 'worker' });
+  const worker = await GradientWorker.start({ redis, prefix, policy, logger, backend: 'cpu', id });
+  cleanups.push(async () => {
+    await worker.close();
+    await closeRedis(redis);
+  });
+  return worker;
+}
+
+/** Polls the queue until worker `id` is processing a job; returns the job's step. */
+async function waitUntilActive(prefix: string, id: string, timeoutMs: number): Promise<number> {
+  const redis = await connectRedis(REDIS_URL, { policy, logger: silentLogger(), role: 'test' });
+  const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const active = await queue.getActive();
+      const job = active.find((entry) => entry.processedBy === id);
+      if (job !== undefined) return (job.data as { step: number }).step;
+      await sleep(25);
+    }
+    throw new Error(`worker ${id} took no job within ${timeoutMs} ms`);
+  } finally {
+    await queue.close();
+    await closeRedis(redis);
+  }
+}
+
+function expectReferenceLosses(steps: StepLine[]): void {
+  expect(steps.map((line) => line.step)).toEqual(reference.map((line) => line.step));
+  steps.forEach((line, i) => {
+    expect(line.loss).toBeCloseTo(reference[i]!.loss, 5);
+    expect(line.gradientNorm).toBeCloseTo(reference[i]!.gradientNorm, 4);
+    expect(line.examples).toBe(16);
+  });
+}
+
+describe('worker faults', () => {
+  it('SIGKILL mid-step: another worker redoes the shard', async () => {
+    const prefix = uniquePrefix('sigkill');
+    const [victim, survivor] = await Promise.all([startChild('victim', prefix, 250), startChild('survivor', prefix, 250)]);
+    const { coordinator, runDir, records } = await startCoordinator('sigkill', prefix, 2);
+
+    const model = createTinyModel(config);
+    const training = train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+    const killedAt = await waitUntilActive(prefix, 'victim', 60_000);
+    victim.kill('SIGKILL');
+    expect(await victim.exit()).toBeNull();
+    await training;
+    model.dispose();
+
+    const steps = await readStepLines(runDir);
+    expectReferenceLosses(steps);
+    expect(steps[killedAt - 1]!.shards).toBe(2);
+    expect(steps.at(-1)!.workers).toBe(1);
+    expect(records.some((record) => record.msg.startsWith('gradient job stalled'))).toBe(true);
+    expect(survivor.records.some((record) => record.msg.startsWith('gradient job stalled'))).toBe(true);
+  });
+
+  it('joining worker gets weights and a shard', async () => {
+    const prefix = uniquePrefix('join');
+    const first = await startInProcessWorker('first', prefix);
+    const { coordinator, runDir } = await startCoordinator('join', prefix, 1);
+
+    const model = createTinyModel(config);
+    const joinAfter = 2;
+    let joined: GradientWorker | null = null;
+    const step: typeof coordinator.step = async (...args) => {
+      if (args[3].step === joinAfter + 1) joined = await startInProcessWorker('joined', prefix);
+      return coordinator.step(...args);
+    };
+    await train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: MAX_STEPS }), silentLogger(), step);
+    model.dispose();
+
+    const steps = await readStepLines(runDir);
+    expectReferenceLosses(steps);
+    expect(steps.slice(0, joinAfter).map((line) => line.shards)).toEqual([1, 1]);
+    expect(steps.slice(joinAfter).map((line) => line.shards)).toEqual([2, 2, 2]);
+    expect(joined!.stats.jobsCompleted).toBe(MAX_STEPS - joinAfter);
+    expect(first.stats.jobsCompleted).toBe(MAX_STEPS);
+  });
+
+  it('SIGTERM hands the shard back', async () => {
+    const prefix = uniquePrefix('sigterm');
+    const stayer = await startInProcessWorker('stayer', prefix);
+    const leaver = await startChild('leaver', prefix, 250);
+    const { coordinator, runDir } = await startCoordinator('sigterm', prefix, 3);
+
+    const model = createTinyModel(config);
+    const training = train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+    const leftAt = await waitUntilActive(prefix, 'leaver', 60_000);
+    leaver.kill('SIGTERM');
+    expect(await leaver.exit()).toBe(0);
+    await training;
+    model.dispose();
+
+    const steps = await readStepLines(runDir);
+    expectReferenceLosses(steps);
+    expect(leaver.records.some((record) => record.msg === 'worker stopping: gradient job handed back to the queue')).toBe(true);
+    expect(steps[leftAt - 1]!.shards).toBe(2);
+    expect(steps.at(-1)!.shards).toBe(1);
+    expect(stayer.stats.jobsCompleted).toBeGreaterThan(MAX_STEPS - leftAt);
+  });
+});
