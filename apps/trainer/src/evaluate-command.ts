@@ -114,7 +114,7 @@ export async function runEvaluateCommand(options: EvaluateCommandOptions): Promi
   }
 }
 
-/** The training section of an existing metrics.json, so that rewriting it keeps the budget and timings. */
+/** Reads the training section of an existing metrics.json, so that rewriting the file keeps the budget and timings. */
 async function previousTrainingSection(runDir: string): Promise<Record<string, unknown> | null> {
   try {
     const previous = JSON.parse(await readFile(metricsPath(runDir), 'utf8')) as { training?: Record<string, unknown> | null };

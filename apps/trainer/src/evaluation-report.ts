@@ -122,7 +122,7 @@ export async function writeEvaluationReport(input: ReportInput, logger: Logger):
   return report;
 }
 
-/** The scorer of a baseline run (`--model popularity` or `--model last-value`). */
+/** Returns the scorer of a baseline run (`--model popularity` or `--model last-value`). */
 export function baselineScorer(name: string, data: TrainingData, tasks: readonly string[]): Scorer {
   if (name === 'popularity') return popularityScorer(data, tasks);
   if (name === 'last-value') return lastValueScorer(data, tasks);

@@ -2,9 +2,9 @@ import type { ModelOptions } from '@mcm/model';
 import { RANDOM_PREFIX_SAMPLER } from '@mcm/training';
 
 /**
- * A model the `--model` option can name. `neural` variants are trained; `baseline`
- * variants are counted from the training period and only evaluated; `planned` variants
- * have a name and a description but no implementation yet.
+ * A model the `--model` option can name. A `neural` variant is trained. A `baseline`
+ * variant is counted from the training period and only evaluated. A `planned` variant
+ * has a name and a description but no implementation yet.
  */
 export type ModelVariant =
   | { name: string; kind: 'neural'; description: string; sampler: string; modelOptions: Partial<ModelOptions> }
@@ -42,7 +42,7 @@ export const MODEL_VARIANTS: readonly ModelVariant[] = [
   },
 ];
 
-/** The variant named `name`; an unknown or planned name is an error that lists the available ones. */
+/** Finds the variant named `name`. An unknown or planned name is an error that lists the available ones. */
 export function findModelVariant(name: string): Exclude<ModelVariant, { kind: 'planned' }> {
   const variant = MODEL_VARIANTS.find((candidate) => candidate.name === name);
   const available = MODEL_VARIANTS.filter((candidate) => candidate.kind !== 'planned').map((candidate) => candidate.name);

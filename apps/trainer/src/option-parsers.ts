@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 
-/** A commander parser of an integer of at least `minimum`. */
+/** Returns a commander parser of an integer of at least `minimum`. */
 export function integerAtLeast(minimum: number): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
@@ -9,7 +9,7 @@ export function integerAtLeast(minimum: number): (value: string) => number {
   };
 }
 
-/** A commander parser of a number in [minimum, maximum]. */
+/** Returns a commander parser of a number in [minimum, maximum]. */
 export function numberBetween(minimum: number, maximum: number): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
@@ -20,14 +20,14 @@ export function numberBetween(minimum: number, maximum: number): (value: string)
   };
 }
 
-/** A commander parser of a number greater than 0. */
+/** Returns a commander parser of a number greater than 0. */
 export function positiveNumber(value: string): number {
   const parsed = Number(value);
   if (!(parsed > 0)) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
   return parsed;
 }
 
-/** A commander parser of a comma-separated list of names. */
+/** Returns a commander parser of a comma-separated list of names. */
 export function nameList(value: string): string[] {
   const names = value
     .split(',')
@@ -37,7 +37,7 @@ export function nameList(value: string): string[] {
   return names;
 }
 
-/** A commander parser of metric cut-offs such as "10,20". */
+/** Returns a commander parser of metric cut-offs such as "10,20". */
 export function cutoffList(value: string): number[] {
   const ks = value.split(',').map((part) => Number(part.trim()));
   if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) {
@@ -46,7 +46,7 @@ export function cutoffList(value: string): number[] {
   return [...new Set(ks)].sort((a, b) => a - b);
 }
 
-/** A commander parser that accepts one of `choices`. */
+/** Returns a commander parser that accepts one of `choices`. */
 export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
   return (value) => {
     if (!choices.includes(value as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${value}"`);

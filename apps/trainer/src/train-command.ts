@@ -194,7 +194,7 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Met
 
 type StoredTraining = NonNullable<RunConfig['training']>;
 
-/** The model configuration and training options of a new run, from the command line and the manifest. */
+/** Builds the model configuration and training options of a new run from the command line and the manifest. */
 function freshSetup(
   options: TrainCommandOptions,
   data: TrainingData,
@@ -247,7 +247,7 @@ function freshSetup(
 }
 
 /**
- * The configuration a resumed run was started with. Only the budgets come from this
+ * Reads the configuration a resumed run was started with. Only the budgets come from this
  * command line: the time budget always, the step budget when it is given.
  */
 async function storedSetup(runDir: string, data: TrainingData, options: TrainCommandOptions, logger: Logger): Promise<{ modelConfig: ModelConfig; training: StoredTraining }> {

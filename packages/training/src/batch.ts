@@ -75,7 +75,7 @@ export function buildBatch(refs: readonly ExampleRef[], featureNames: readonly s
 }
 
 /**
- * The label value of `column` at `event`: the value of a single-valued feature, the
+ * Returns the label value of `column` at `event`: the value of a single-valued feature, the
  * first value of a multi-valued one, or PAD_ID (0, ignored by the loss) when a
  * multi-valued event has no value.
  */

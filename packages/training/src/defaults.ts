@@ -50,7 +50,7 @@ export const TRAINING_DEFAULTS = {
   bucketBatches: 8,
   /** Cut-offs of the ranking metrics. NDCG@10 is the primary metric of the method. */
   ks: [10] as number[],
-  /** Which validation or test events become evaluation targets; see docs/evaluation.md. */
+  /** Choice of the validation or test events that become evaluation targets (docs/evaluation.md). */
   evalTargets: 'first' as EvaluationTargets,
 };
 

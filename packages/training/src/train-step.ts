@@ -6,7 +6,7 @@ import type { SampledBatch } from './samplers/batch-sampler.ts';
 import type { TaskWeights } from './task-loss.ts';
 import type { TrainableModel } from './trainable-model.ts';
 
-/** What one optimizer step measured. */
+/** Measurements of one optimizer step. */
 export interface StepResult {
   /** Mean cross-entropy of each task on the batch, before the update. */
   taskLosses: Record<string, number>;

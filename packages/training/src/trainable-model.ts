@@ -6,8 +6,8 @@ import type { SequenceBatch, TaskLabels } from '@mcm/model';
 export type NamedWeights = Record<string, { shape: number[]; values: Float32Array }>;
 
 /**
- * What training and evaluation need from a model. `CustomerModel` of @mcm/model has
- * this shape; the interface keeps this package testable with small models.
+ * The part of a model that training and evaluation use. `CustomerModel` of @mcm/model
+ * has this shape, and the interface lets tests of this package use small models.
  */
 export interface TrainableModel {
   /** Every variable, by stable name; the optimizer updates the trainable ones. */

@@ -349,7 +349,7 @@ class TrainingSession {
   }
 }
 
-/** The options as stored in checkpoints: everything but the run directory. */
+/** Returns the options as stored in checkpoints: everything but the run directory. */
 function trainingRecord(options: TrainerOptions): Record<string, unknown> {
   const { runDir: _runDir, modelConfig: _modelConfig, ...rest } = options;
   return rest;

@@ -46,7 +46,7 @@ describe('buildEvaluationSet', () => {
   it('takes every validation event with a history', () => {
     const set = buildEvaluationSet(data, 'validation', 'all', 10);
     expect(set.examples.map((example) => example.customerId)).toEqual(['a', 'a', 'b']);
-    // a's second validation target sees the first validation event in its history.
+    // a's second validation target has the first validation event in its history.
     expect(set.examples[1]!.ref.end - set.examples[1]!.ref.start).toBe(4);
   });
 

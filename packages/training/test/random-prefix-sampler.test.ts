@@ -20,7 +20,10 @@ function mixedCustomers(count: number): FixtureCustomer[] {
     return state / 4294967296;
   };
   for (let c = 0; c < count; c++) {
-    const trainEvents = c % 10 === 0 ? 0 : c % 10 === 1 ? 1 : 2 + Math.floor(random() * 30);
+    // Every tenth customer has no training event, and the next one a single training event.
+    let trainEvents = 2 + Math.floor(random() * 30);
+    if (c % 10 === 0) trainEvents = 0;
+    if (c % 10 === 1) trainEvents = 1;
     const heldOut = Math.floor(random() * 4);
     const events: FixtureEvent[] = [];
     // Training events use categories 2..19, held-out events 20..39, so a leak shows in the values too.

@@ -6,7 +6,7 @@ import type { Scorer } from '../evaluation/scorer.ts';
 export const POPULARITY_BASELINE = 'popularity';
 
 /**
- * Training-period frequency of each value of `task`'s feature: how often it is the
+ * Counts the training-period frequency of each value of `task`'s feature: how often it is the
  * label value (the first value, for a multi-valued feature) of a training-split
  * event. Ids 0 and 1 stay 0.
  */

@@ -50,7 +50,7 @@ export interface CheckpointMeta {
   /** State of the dropout and candidate-sampling generator. */
   random: number[];
   sampler: SamplerState;
-  /** Update count of AdamW; its moments are in the binary file. Null in a `best` checkpoint, which holds weights only. */
+  /** Update count of AdamW; its moments are in the binary file. Null in a `best` checkpoint, which contains weights only. */
   optimizerStep: number | null;
   progress: TrainerProgress;
   /** Validation metrics measured at this step, when an evaluation ran. */

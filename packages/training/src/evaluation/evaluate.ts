@@ -47,7 +47,7 @@ export function evaluateScorer(scorer: Scorer, examples: readonly EvaluationExam
   return Object.fromEntries(options.tasks.map((task) => [task, metricsFromRanks(ranks[task]!, options.ks)]));
 }
 
-/** Mean of NDCG@k over tasks: the number that selects the best checkpoint and drives early stopping. */
+/** Returns the mean of NDCG@k over tasks: the number that selects the best checkpoint and drives early stopping. */
 export function meanNdcg(metrics: Record<string, TaskMetrics>, k: number): number {
   const values = Object.values(metrics).map((task) => task[`ndcg@${k}`] ?? 0);
   return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;

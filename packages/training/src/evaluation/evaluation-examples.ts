@@ -29,9 +29,9 @@ const SPLIT_CODES: Record<EvaluationSplit, number> = { validation: SPLIT_VALIDAT
 
 /**
  * Builds the evaluation examples of `split` at the time split. A target is an event of
- * the split that has at least one earlier event of the same customer; its history is
+ * the split that has at least one earlier event of the same customer. Its history is
  * every earlier event, whatever its split, cut to the most recent `maxLength`. With
- * `first`, each customer contributes the first such event of the split; with `all`,
+ * `first`, each customer contributes the first such event of the split, and with `all`
  * every one. Customers are visited in shard order, so the result is deterministic.
  */
 export function buildEvaluationSet(data: TrainingData, split: EvaluationSplit, targets: EvaluationTargets, maxLength: number): EvaluationSet {
@@ -67,8 +67,8 @@ export function buildEvaluationSet(data: TrainingData, split: EvaluationSplit, t
 }
 
 /**
- * A seeded sample of at most `maxExamples` examples, in their original order; the
- * whole set when it is small enough. Periodic validation during training uses it.
+ * Draws a seeded sample of at most `maxExamples` examples, kept in their original order,
+ * or returns the whole set when it is small enough. Periodic validation uses it.
  */
 export function sampleEvaluationSet(set: EvaluationSet, maxExamples: number, seed: number): EvaluationSet {
   if (set.examples.length <= maxExamples) return set;

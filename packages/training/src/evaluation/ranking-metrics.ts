@@ -4,7 +4,7 @@ import { FIRST_VALUE_ID, OOV_ID, PAD_ID } from '@mcm/schema';
 export type TaskMetrics = Record<string, number>;
 
 /**
- * 1-based rank of each example's target among the candidates of its row, with ties
+ * Returns the 1-based rank of each example's target among the candidates of its row, with ties
  * ranked pessimistically: rank = 1 + the number of other candidates whose score is not
  * lower than the target's. Candidates are the ids from FIRST_VALUE_ID to
  * vocabularySize - 1; padding and out-of-vocabulary are never ranked.
@@ -51,9 +51,9 @@ export function rankTargets(scores: ArrayLike<number>, vocabularySize: number, t
 }
 
 /**
- * NDCG@K, Recall@K, Precision@K and MRR@K averaged over examples with one target each:
- * for a target at rank r <= K, NDCG = 1 / log2(r + 1), Recall = 1, Precision = 1 / K and
- * MRR = 1 / r; a target ranked below K (or out of vocabulary) scores 0 on all four.
+ * Averages NDCG@K, Recall@K, Precision@K and MRR@K over examples with one target each.
+ * For a target at rank r <= K, NDCG = 1 / log2(r + 1), Recall = 1, Precision = 1 / K and
+ * MRR = 1 / r. A target ranked below K (or out of vocabulary) scores 0 on all four.
  * A NaN rank (no target) is left out, of the denominator too. With no examples every
  * metric is 0.
  */

@@ -25,9 +25,9 @@ export function validateSchedule(schedule: LearningRateSchedule): void {
 }
 
 /**
- * Learning rate of the step with 0-based index `step`: a linear warm-up from
- * peak / warmupSteps to peak over the first warmupSteps steps, then constant, or a
- * cosine or linear decay from peak to peak * minRatio at maxSteps (and flat after).
+ * Returns the learning rate of the step with 0-based index `step`. It rises linearly from
+ * peak / warmupSteps to peak over the first warmupSteps steps. After that it stays at
+ * peak, or decays by a cosine or linearly to peak * minRatio at maxSteps and stays there.
  */
 export function learningRateAt(step: number, schedule: LearningRateSchedule): number {
   const { peak, warmupSteps, decay, maxSteps, minRatio } = schedule;

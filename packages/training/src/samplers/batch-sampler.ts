@@ -21,7 +21,7 @@ export interface SamplerState {
 
 export interface SamplerOptions {
   batchSize: number;
-  /** Longest history a model input may have; longer prefixes keep their most recent events. */
+  /** Maximum history length of a model input; a longer prefix keeps its most recent events. */
   maxLength: number;
   /** Features of the model input. */
   features: readonly string[];
@@ -35,7 +35,7 @@ export interface SamplerOptions {
 /**
  * A training objective's way of turning customers into batches. Implementations draw
  * from the training events only and must restore their exact position from
- * `getState()`, so that a resumed run sees the same batches as an uninterrupted one.
+ * `getState()`, so that a resumed run gets the same batches as an uninterrupted one.
  */
 export interface BatchSampler {
   readonly name: string;

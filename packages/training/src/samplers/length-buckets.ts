@@ -2,7 +2,7 @@ import type { Random } from '@mcm/common';
 
 /**
  * Sorts `items` by `lengthOf` and cuts them into batches of `batchSize` (the last one
- * may be smaller), then shuffles the order of the batches with `random`, so that
+ * may be smaller). It then shuffles the order of the batches with `random`, so that
  * training does not always move from short to long histories inside a pool.
  * The sort is stable, so equal lengths keep their drawing order and the result depends
  * only on the items and the random state.

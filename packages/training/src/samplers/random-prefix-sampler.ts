@@ -109,7 +109,7 @@ export class RandomPrefixSampler implements BatchSampler {
     return { customer, prefixLength };
   }
 
-  /** The trainable customers in the order of `epoch`: a shuffle that depends only on the seed and the epoch. */
+  /** Returns the trainable customers in the order of `epoch`, a shuffle that depends only on the seed and the epoch. */
   private shuffledOrder(epoch: number): Int32Array {
     const random = new Random((this.options.seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
     return Int32Array.from(random.shuffle(Array.from(this.data.trainable)));
@@ -144,7 +144,7 @@ export class RandomPrefixSampler implements BatchSampler {
 }
 
 /**
- * The example whose label is training event `prefixLength` of `record` and whose
+ * Returns the example whose label is training event `prefixLength` of `record` and whose
  * history is the (at most maxLength) events before it.
  */
 export function prefixExample(data: TrainingData, record: CustomerRecord, prefixLength: number, maxLength: number): ExampleRef {

@@ -46,7 +46,7 @@ export function buildShard(customers: readonly FixtureCustomer[], features: read
   };
 }
 
-/** A manifest that matches `shards`, with every feature a task. */
+/** Builds a manifest that matches `shards`, with every feature a task. */
 export function buildManifest(dataset: string, vocabularies: Record<string, number>, shards: readonly ShardData[], fingerprint = 'fixture'): Manifest {
   const events = shards.reduce((sum, shard) => sum + shard.time.length, 0);
   const count = (code: number) => shards.reduce((sum, shard) => sum + shard.split.filter((s) => s === code).length, 0);
@@ -90,7 +90,7 @@ export function fixtureData(customers: readonly FixtureCustomer[], vocabularies:
 }
 
 /**
- * A planted pattern: category c is followed by category next(c) = (3c + 1) mod n (shifted
+ * Builds customers with a planted pattern: category c is followed by next(c) = (3c + 1) mod n (shifted
  * past ids 0 and 1), with `noise` probability of a random category instead. Brand is a
  * fixed function of category. Each customer starts at a random category, and a minority
  * of the categories are far more frequent as starting points, so popularity is a real
@@ -114,7 +114,9 @@ export function plantedPatternCustomers(count: number, seed: number, options: { 
     let category = random() < 0.5 ? Math.floor(random() * 3) : Math.floor(random() * categories);
     const events: FixtureEvent[] = [];
     for (let i = 0; i < length; i++) {
-      const split = i < length - 2 ? SPLIT_TRAIN : i === length - 2 ? SPLIT_VALIDATION : SPLIT_TEST;
+      let split: FixtureEvent['split'] = SPLIT_TRAIN;
+      if (i === length - 2) split = SPLIT_VALIDATION;
+      if (i === length - 1) split = SPLIT_TEST;
       events.push({ split, values: { category: 2 + category, brand: 2 + (category % brands) } });
       category = random() < noise ? Math.floor(random() * categories) : (3 * category + 1) % categories;
     }

@@ -1,6 +1,6 @@
 import { createLogger, type Logger } from '@mcm/common';
 
-/** A logger that writes nothing, so that test output shows only test results. */
+/** Creates a logger that writes nothing, so that test output shows only test results. */
 export function silentLogger(): Logger {
   const previous = process.env.MCM_LOG_LEVEL;
   process.env.MCM_LOG_LEVEL = 'silent';
