@@ -70,7 +70,7 @@ describe('train', () => {
   });
 
   it('keeps the tensor count flat across a run', async () => {
-    const model = new StandInModel(PLANTED_VOCABULARIES, PLANTED_VOCABULARIES, 8, 1);
+    const model = tinyModel();
     const before = tf.memory().numTensors;
     await train(model, data, testTrainerOptions(await runDirectory(), { maxSteps: 15 }), logger);
     expect(tf.memory().numTensors).toBe(before);
