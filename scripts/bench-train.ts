@@ -20,7 +20,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Random } from '@mcm/common';
-import { gelu, initBackend, layerNorm, linear, matMul, registerWasmTrainingKernels } from '@mcm/model';
+import {
+  adamUpdate,
+  gelu,
+  initBackend,
+  layerNorm,
+  linear,
+  matMul,
+  registerWasmTrainingKernels,
+  slicedBatchMatMul,
+} from '@mcm/model';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TORCH_REFERENCE = join(ROOT, '../shared/bench/torch_reference.py');
@@ -47,6 +56,8 @@ interface Variant {
   zeroCopyIdentity: boolean;
   slicedBatchMatMul: boolean;
   sliceGather: boolean;
+  /** `fused`: the engine's one-kernel adamUpdate; `tfjs`: tf.train.adam. */
+  optimizer: 'fused' | 'tfjs';
 }
 
 const LAYER_NORM_EPSILON = 1e-12;
@@ -74,6 +85,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    optimizer: 'fused',
   },
   plain: {
     description: 'tf.matMul and tf.add with tfjs gradients, stock wasm kernels',
@@ -84,6 +96,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: false,
     slicedBatchMatMul: false,
     sliceGather: false,
+    optimizer: 'tfjs',
   },
   'no-sliced': {
     description: 'engine without the sliced batch matmul (attention on the scalar loop)',
@@ -94,6 +107,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: false,
     sliceGather: true,
+    optimizer: 'fused',
   },
   'no-identity': {
     description: 'engine with the stock, copying Identity kernel',
@@ -104,6 +118,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: false,
     slicedBatchMatMul: true,
     sliceGather: true,
+    optimizer: 'fused',
   },
   'stock-gather': {
     description: 'engine with the stock GatherV2 kernel',
@@ -114,6 +129,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: false,
+    optimizer: 'fused',
   },
   'formula-norm': {
     description: 'engine with layer norm and GELU differentiated by tfjs',
@@ -124,6 +140,18 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    optimizer: 'fused',
+  },
+  'tfjs-adam': {
+    description: 'engine with tf.train.adam in place of the fused Adam update',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+    optimizer: 'tfjs',
   },
   'unfused-bias': {
     description: 'engine with matMul + tf.add in place of linear',
@@ -134,8 +162,45 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    optimizer: 'fused',
   },
 };
+
+/** Adam through the engine's adamUpdate: one kernel per variable on wasm. */
+class FusedAdam {
+  private readonly first: tf.Variable[];
+  private readonly second: tf.Variable[];
+  private steps = 0;
+
+  constructor(
+    private readonly variables: tf.Variable[],
+    private readonly learningRate: number,
+  ) {
+    this.first = variables.map((variable) => tf.variable(tf.zerosLike(variable), false));
+    this.second = variables.map((variable) => tf.variable(tf.zerosLike(variable), false));
+  }
+
+  /** Computes the loss and its gradients, then updates every variable; returns the loss. */
+  minimize(loss: () => tf.Scalar, _returnCost: true, variables: tf.Variable[]): tf.Scalar {
+    const { value, grads } = tf.variableGrads(loss, variables);
+    this.steps += 1;
+    const settings = { learningRate: this.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: this.steps };
+    tf.tidy(() => {
+      this.variables.forEach((variable, i) => {
+        const [next, first, second] = adamUpdate(variable, grads[variable.name]!, this.first[i]!, this.second[i]!, settings);
+        variable.assign(next);
+        this.first[i]!.assign(first);
+        this.second[i]!.assign(second);
+      });
+    });
+    tf.dispose(grads);
+    return value;
+  }
+
+  dispose(): void {
+    tf.dispose([...this.first, ...this.second]);
+  }
+}
 
 interface StepResult {
   label: string;
@@ -156,6 +221,7 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'wasm' },
       'skip-torch': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'batched-matmul': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -171,7 +237,8 @@ async function main(): Promise<void> {
         '  --warmup N        untimed steps first (default 3)',
         '  --backend NAME    tfjs backend: wasm, cpu, tensorflow or auto (default wasm)',
         '  --skip-torch      do not run the PyTorch reference',
-        '  --profile         print the 12 slowest kernels of one step of the first variant',
+        '  --profile         print the slowest kernels of one step of the first variant',
+        "  --batched-matmul  time the ways of running attention's batched products on wasm, then exit",
       ].join('\n'),
     );
     return;
@@ -194,6 +261,10 @@ async function main(): Promise<void> {
   }
 
   const backend = await initBackend(values.backend as 'wasm');
+  if (values['batched-matmul']) {
+    timeBatchedProducts(config);
+    return;
+  }
   console.log(
     `training step: ${config.items} items, batch ${config.batch} x length ${config.length}, hidden ${config.hidden}, ` +
       `${config.layers} post-LN blocks, ${config.heads} heads, FFN ${config.ffn}, full softmax, Adam`,
@@ -209,6 +280,7 @@ async function main(): Promise<void> {
         zeroCopyIdentity: variant.zeroCopyIdentity,
         slicedBatchMatMul: variant.slicedBatchMatMul,
         sliceGather: variant.sliceGather,
+        fusedAdam: variant.optimizer === 'fused',
       });
     }
     const result = await timeVariant(config, variant, values.profile && index === 0);
@@ -237,7 +309,7 @@ async function timeVariant(config: BenchConfig, variant: Variant, profile: boole
   const random = new Random(0);
   const model = createWeights(config, random);
   const batches = Array.from({ length: 4 }, () => createBatch(config, random));
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = variant.optimizer === 'fused' ? new FusedAdam(Object.values(model), 1e-3) : tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
   const variables = Object.values(model);
 
   const step = (index: number): tf.Scalar => {
@@ -402,6 +474,53 @@ async function printProfile(step: () => tf.Scalar): Promise<void> {
   for (const [name, total] of [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40)) {
     const share = ((100 * total.ms) / kernelMs).toFixed(1);
     console.log(`    ${name.padEnd(20)} ${total.ms.toFixed(1).padStart(8)} ms ${share.padStart(5)} %  ${String(total.calls).padStart(5)} calls`);
+  }
+}
+
+/**
+ * Times attention's two batched products ([B*h, T, hs] x [B*h, hs, T] and [B*h, T, T] x
+ * [B*h, T, hs]) each way they can run on wasm, forward only. The block-diagonal way gets its
+ * block-diagonal operand for free here, which is its best case.
+ */
+function timeBatchedProducts(config: BenchConfig): void {
+  const { batch, length, hidden, heads } = config;
+  const headSize = hidden / heads;
+  const slices = batch * heads;
+  const shapes: [string, [number, number, number], [number, number, number]][] = [
+    ['Q K^T', [slices, length, headSize], [slices, headSize, length]],
+    ['A V', [slices, length, length], [slices, length, headSize]],
+  ];
+  console.log(`batched products, ${slices} slices (batch ${batch} x ${heads} heads), median of 20:`);
+
+  for (const [name, aShape, bShape] of shapes) {
+    const a = tf.randomNormal(aShape) as tf.Tensor3D;
+    const b = tf.randomNormal(bShape) as tf.Tensor3D;
+    // Per sequence, all heads at once: [T, h*k] x block-diagonal [h*k, h*n], h times the work.
+    const [, m, k] = aShape;
+    const n = bShape[2];
+    const aBySequence = tf.randomNormal([batch, m, heads * k]) as tf.Tensor3D;
+    const blockDiagonal = tf.randomNormal([batch, heads * k, heads * n]) as tf.Tensor3D;
+
+    const ways: [string, () => tf.Tensor][] = [
+      ['tf.matMul, stock BatchMatMul kernel', () => tf.matMul(a, b)],
+      ['tf.unstack + rank-2 tf.matMul + tf.stack', () => {
+        const bSlices = tf.unstack(b);
+        return tf.stack(tf.unstack(a).map((slice, i) => tf.matMul(slice, bSlices[i]!)));
+      }],
+      [`block-diagonal heads (${heads}x the work)`, () => slicedBatchMatMul(aBySequence, blockDiagonal)],
+      ['SlicedBatchMatMul (engine)', () => slicedBatchMatMul(a, b)],
+    ];
+    for (const [way, run] of ways) {
+      const times: number[] = [];
+      for (let i = 0; i < 23; i++) {
+        const start = performance.now();
+        tf.tidy(() => void run().dataSync());
+        if (i >= 3) times.push(performance.now() - start);
+      }
+      times.sort((x, y) => x - y);
+      console.log(`  ${name.padEnd(6)} ${way.padEnd(44)} ${times[10]!.toFixed(2).padStart(8)} ms`);
+    }
+    tf.dispose([a, b, aBySequence, blockDiagonal]);
   }
 }
 

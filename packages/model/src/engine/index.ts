@@ -1,3 +1,4 @@
+export { adamUpdate, type AdamUpdateSettings } from './adam.ts';
 export { initBackend, type BackendChoice, type BackendName, type BackendPreference } from './backend.ts';
 export { gelu, layerNorm } from './fused.ts';
 export { linear, matMul } from './ops.ts';

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE } from './adam.ts';
+import { adamUpdateKernel } from './wasm/adam-update.ts';
 import { createGather } from './wasm/gather.ts';
 import { shareIdentity } from './wasm/identity.ts';
 import type { KernelArgs } from './wasm/internals.ts';
@@ -22,6 +24,8 @@ export interface WasmKernelOptions {
   slicedBatchMatMul?: boolean;
   /** Replaces GatherV2 with a kernel that copies whole rows (embedding lookups). */
   sliceGather?: boolean;
+  /** Registers AdamUpdate, which `adamUpdate` uses for a whole update in one kernel. */
+  fusedAdam?: boolean;
 }
 
 const WASM = 'wasm';
@@ -32,24 +36,21 @@ const replacements = new Map<string, tf.KernelConfig['kernelFunc']>();
 
 /**
  * Registers the training kernels for the wasm backend: UnsortedSegmentSum (missing, and
- * needed by the gradient of gather), SlicedBatchMatMul, and faster Identity and GatherV2.
+ * needed by the gradient of gather), SlicedBatchMatMul, AdamUpdate, and faster Identity
+ * and GatherV2.
  * Call it after @tensorflow/tfjs-backend-wasm has been imported, because that import
  * registers the stock kernels over these. Calling it again applies new options, and a
  * kernel switched off goes back to the stock one.
  */
 export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): void {
-  const { zeroCopyIdentity = true, slicedBatchMatMul = true, sliceGather = true } = options;
+  const { zeroCopyIdentity = true, slicedBatchMatMul = true, sliceGather = true, fusedAdam = true } = options;
 
   if (tf.getKernel(tf.UnsortedSegmentSum, WASM) === undefined) {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: WASM, kernelFunc: unsortedSegmentSum });
   }
 
-  const sliced = tf.getKernel(SLICED_BATCH_MAT_MUL, WASM);
-  if (slicedBatchMatMul && sliced === undefined) {
-    tf.registerKernel({ kernelName: SLICED_BATCH_MAT_MUL, backendName: WASM, kernelFunc: slicedBatchMatMulKernel });
-  } else if (!slicedBatchMatMul && sliced !== undefined) {
-    tf.unregisterKernel(SLICED_BATCH_MAT_MUL, WASM);
-  }
+  setOwnKernel(SLICED_BATCH_MAT_MUL, slicedBatchMatMul, slicedBatchMatMulKernel);
+  setOwnKernel(ADAM_UPDATE, fusedAdam, adamUpdateKernel);
 
   replaceStockKernel(tf.Identity, zeroCopyIdentity, () => shareIdentity);
   replaceStockKernel(tf.GatherV2, sliceGather, (stock) => createGather(stock));
@@ -66,6 +67,16 @@ export function canRunSlicedBatchMatMul(): boolean {
  */
 export function slicedBatchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return tf.engine().runKernel(SLICED_BATCH_MAT_MUL, { a, b }) as tf.Tensor3D;
+}
+
+/** Registers or unregisters one of the engine's own kernels (names the wasm backend lacks). */
+function setOwnKernel(name: string, enabled: boolean, kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
+  const registered = tf.getKernel(name, WASM) !== undefined;
+  if (enabled && !registered) {
+    tf.registerKernel({ kernelName: name, backendName: WASM, kernelFunc: kernelFunc as tf.KernelConfig['kernelFunc'] });
+  } else if (!enabled && registered) {
+    tf.unregisterKernel(name, WASM);
+  }
 }
 
 /**

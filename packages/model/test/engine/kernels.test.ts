@@ -165,3 +165,32 @@ describe('SlicedBatchMatMul on wasm', () => {
     tf.dispose([a, b]);
   });
 });
+
+describe('transformer training step on wasm', () => {
+  test('runs without a missing kernel', async () => {
+    await tf.setBackend('wasm');
+    const table = tf.variable(tf.randomNormal([20, 8]), true, 'step-table');
+    const kernel = tf.variable(tf.randomNormal([8, 8]), true, 'step-kernel');
+    const optimizer = tf.train.adam(1e-3);
+    const ids = tf.tensor1d([1, 4, 0, 19, 7, 7], 'int32');
+    const labels = tf.oneHot(tf.tensor1d([3, 5], 'int32'), 20);
+
+    const loss = (): tf.Scalar => {
+      const x = tf.reshape(tf.gather(table, ids), [2, 3, 8]); // [batch, seq, hidden]
+      const centered = tf.sub(x, tf.mean(x, -1, true));
+      const normalized = tf.mul(centered, tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), 1e-12)));
+      const activated = tf.mul(tf.mul(normalized, 0.5), tf.add(tf.erf(tf.mul(normalized, Math.SQRT1_2)), 1));
+      const attention = tf.softmax(tf.matMul(activated, activated, false, true)); // [batch, seq, seq]
+      const projected = tf.reshape(tf.matMul(tf.reshape(activated, [6, 8]), kernel), [2, 3, 8]);
+      const context = tf.dropout(tf.matMul(attention, projected), 0.1); // [batch, seq, hidden]
+      const last = tf.reshape(tf.slice(context, [0, 2, 0], [2, 1, 8]), [2, 8]);
+      const logits = tf.matMul(last, table, false, true); // [batch, items]
+      return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), labels), 1))) as tf.Scalar;
+    };
+
+    const value = tf.tidy(() => optimizer.minimize(loss, true)!);
+    expect(Number.isFinite(value.dataSync()[0]!)).toBe(true);
+    tf.dispose([value, table, kernel, ids, labels]);
+    optimizer.dispose();
+  });
+});

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { Random } from '@mcm/common';
+import { adamUpdate, type AdamUpdateSettings } from '../../src/engine/adam.ts';
+import { expectClose, randomNormal, runOn, toTensor, useWasm, type HostTensor } from './helpers.ts';
+
+const TOLERANCE = 1e-5;
+
+beforeAll(async () => {
+  await useWasm();
+});
+
+/** Applies one update per gradient, starting from zero moments, and returns [variable, m, v]. */
+function runUpdates(start: HostTensor, gradients: HostTensor[], settings: Omit<AdamUpdateSettings, 'step'>): tf.Tensor[] {
+  let state = [toTensor(start), tf.zerosLike(toTensor(start)), tf.zerosLike(toTensor(start))];
+  for (const [index, gradient] of gradients.entries()) {
+    const [w, m, v] = state as [tf.Tensor, tf.Tensor, tf.Tensor];
+    state = adamUpdate(w, toTensor(gradient), m, v, { ...settings, step: index + 1 });
+  }
+  return state;
+}
+
+describe('adamUpdate against the cpu backend', () => {
+  const settings = [
+    { label: 'Adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+    { label: 'AdamW', learningRate: 5e-3, beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.01 },
+  ];
+
+  for (const { label, ...options } of settings) {
+    test(`${label}, three steps`, async () => {
+      const random = new Random(label.length);
+      const start = randomNormal(random, [37, 5]);
+      const gradients = [0, 1, 2].map(() => randomNormal(random, [37, 5]));
+
+      const expected = await runOn('cpu', () => runUpdates(start, gradients, options));
+      const actual = await runOn('wasm', () => runUpdates(start, gradients, options));
+      for (const [index, name] of ['variable', 'first moment', 'second moment'].entries()) {
+        expectClose(actual[index]!, expected[index]!, TOLERANCE, `${label} ${name}`);
+      }
+    });
+  }
+
+  test('first step moves by the learning rate', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.tensor1d([1, -2, 3]);
+    const g = tf.tensor1d([0.5, -4, 1e-3]);
+    const zeros = tf.zeros([3]);
+    const [next, m, v] = adamUpdate(w, g, zeros, zeros, { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-12, weightDecay: 0, step: 1 });
+
+    // With bias correction the first update is lr * g / |g| elementwise.
+    expect(Array.from(next.dataSync()).map((x) => Number(x.toFixed(5)))).toEqual([0.9, -1.9, 2.9]);
+    expect(Array.from(m.dataSync()).map((x) => Number(x.toFixed(6)))).toEqual([0.05, -0.4, 0.0001]);
+    expect(v.shape).toEqual([3]);
+    tf.dispose([w, g, zeros, next, m, v]);
+  });
+
+  test('step 0 rejected', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.zeros([2]);
+    expect(() => adamUpdate(w, w, w, w, { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: 0 })).toThrow(
+      /step must be an integer >= 1/,
+    );
+    w.dispose();
+  });
+});
