@@ -19,6 +19,8 @@ import {
   type WorkerInfo,
 } from './payloads.ts';
 import type { QueuePolicy } from './policy.ts';
+import { checkNoEviction } from './redis.ts';
+import { repeatLimitedWarning } from './repeat-limited-log.ts';
 import { labelCounts, planShards, type BatchShard } from './shard-plan.ts';
 import { addTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
 import { activeWorkers } from './worker-registry.ts';
@@ -121,20 +123,31 @@ export class GradientCoordinator {
     this.events.on('stalled', ({ jobId }) => {
       options.logger.warn({ job: jobId }, 'gradient job stalled: its worker is gone, so the job goes back to the queue to be redone');
     });
-    this.events.on('error', (error) => options.logger.warn({ error: error.message }, 'queue event stream error'));
+    const eventError = repeatLimitedWarning(options.logger, 'queue event stream error');
+    this.events.on('error', (error) => eventError({ error: error.message }));
+    const queueError = repeatLimitedWarning(options.logger, 'gradient queue error');
+    this.queue.on('error', (error) => queueError({ error: error.message }));
   }
 
   /**
-   * Takes the coordinator lock of the prefix, removes jobs that earlier invocations left
-   * in the queue, publishes the run for the workers and starts listening for results.
+   * Checks that Redis never evicts keys, takes the coordinator lock of the prefix,
+   * removes jobs that earlier invocations left in the queue, publishes the run for the
+   * workers and starts listening for results.
    */
   static async start(options: CoordinatorOptions): Promise<GradientCoordinator> {
-    const coordinator = new GradientCoordinator(options);
     const { redis, logger, policy } = options;
-    coordinator.lock = await CoordinatorLock.acquire(redis, coordinator.keys, coordinator.session, policy, logger, () => {
-      coordinator.lockLost = true;
-      coordinator.wake?.();
-    });
+    await checkNoEviction(redis);
+    const coordinator = new GradientCoordinator(options);
+    try {
+      coordinator.lock = await CoordinatorLock.acquire(redis, coordinator.keys, coordinator.session, policy, logger, () => {
+        coordinator.lockLost = true;
+        coordinator.wake?.();
+      });
+    } catch (error) {
+      await coordinator.events.close();
+      await coordinator.queue.close();
+      throw error;
+    }
 
     const left = await coordinator.queue.getJobCounts('waiting', 'delayed', 'prioritized');
     await coordinator.queue.drain(true);

@@ -19,6 +19,7 @@ import { formatVersion, sameVersion, type GradientJobData, type GradientJobResul
 import type { QueuePolicy } from './policy.ts';
 import { labelCounts, resolveExamples, splitEvenly } from './shard-plan.ts';
 import { decodeTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
+import { repeatLimitedWarning } from './repeat-limited-log.ts';
 import { WorkerHeartbeat } from './worker-registry.ts';
 
 export interface GradientWorkerOptions {
@@ -111,7 +112,8 @@ export class GradientWorker {
     this.worker.on('stalled', (jobId) => {
       logger.warn({ worker: this.id, job: jobId }, 'gradient job stalled because its worker stopped renewing the lock; it goes back to the queue to be redone');
     });
-    this.worker.on('error', (error) => logger.error({ worker: this.id, error: error.message }, 'worker error'));
+    const workerError = repeatLimitedWarning(logger, 'worker error');
+    this.worker.on('error', (error) => workerError({ worker: this.id, error: error.message }));
   }
 
   /** Creates a worker, registers its heartbeat and starts taking jobs. */

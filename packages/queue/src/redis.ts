@@ -97,16 +97,17 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
  * any other policy deletes keys, and a deleted job or gradient silently loses work.
  * Reads the policy from INFO, which managed services allow where CONFIG GET is blocked.
  */
-export async function checkNoEviction(redis: Redis, url: string): Promise<void> {
+export async function checkNoEviction(redis: Redis): Promise<void> {
+  const url = describeConnection(redis);
   const info = await redis.info('memory');
   const line = info.split(/\r?\n/).find((entry) => entry.startsWith('maxmemory_policy:'));
   const policy = line?.slice('maxmemory_policy:'.length).trim();
   if (policy === undefined) {
-    throw new Error(`Redis at ${redactRedisUrl(url)} does not report maxmemory_policy in INFO memory, so eviction cannot be ruled out; use Redis 5 or later`);
+    throw new Error(`Redis at ${url} does not report maxmemory_policy in INFO memory, so eviction cannot be ruled out; use Redis 5 or later`);
   }
   if (policy !== 'noeviction') {
     throw new Error(
-      `Redis at ${redactRedisUrl(url)} has maxmemory-policy ${policy}, which may evict queued jobs and gradients; ` +
+      `Redis at ${url} has maxmemory-policy ${policy}, which may evict queued jobs and gradients; ` +
         'set "maxmemory-policy noeviction" in redis.conf (see infra/redis/redis.conf) or run "redis-cli CONFIG SET maxmemory-policy noeviction"',
     );
   }
@@ -125,4 +126,10 @@ export async function closeRedis(redis: Redis): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+/** Returns scheme, host, port and database of a connection, without credentials. */
+export function describeConnection(redis: Redis): string {
+  const { host, port, db, tls } = redis.options;
+  return `${tls === undefined ? 'redis' : 'rediss'}://${host}:${port}/${db ?? 0}`;
 }

@@ -1,0 +1,189 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { train, type TrainingData } from '@mcm/training';
+import type { ModelConfig } from '@mcm/model';
+import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
+import { useCpuBackend } from '../../training/test/helpers/backend.ts';
+import { GradientCoordinator } from '../src/gradient-coordinator.ts';
+import { GradientWorker } from '../src/gradient-worker.ts';
+import { GRADIENT_QUEUE, QueueKeys } from '../src/keys.ts';
+import type { GradientJobData, GradientJobResult } from '../src/payloads.ts';
+import { closeRedis, connectRedis } from '../src/redis.ts';
+import { encodeTensors } from '../src/tensor-payload.ts';
+import { WorkerHeartbeat } from '../src/worker-registry.ts';
+import {
+  captureLogger,
+  createTinyModel,
+  fixtureTrainerOptions,
+  readStepLines,
+  temporaryRunDir,
+  testPolicy,
+  tinyModelConfig,
+  uniquePrefix,
+  writeFixtureDataset,
+  type StepLine,
+} from './helpers/fixture.ts';
+import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
+
+const policy = testPolicy();
+const MAX_STEPS = 3;
+let fixture: Awaited<ReturnType<typeof writeFixtureDataset>>;
+let data: TrainingData;
+let config: ModelConfig;
+let reference: StepLine[];
+let cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  await useCpuBackend();
+  fixture = await writeFixtureDataset();
+  data = fixture.data;
+  config = tinyModelConfig(data);
+  const run = await temporaryRunDir('reference');
+  const model = createTinyModel(config);
+  await train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger());
+  model.dispose();
+  reference = await readStepLines(run.dir);
+  await run.remove();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+afterAll(async () => {
+  await fixture?.remove();
+});
+
+async function connect(): Promise<Redis> {
+  const redis = await connectRedis(REDIS_URL, { policy, logger: silentLogger(), role: 'test' });
+  cleanups.push(() => closeRedis(redis));
+  return redis;
+}
+
+describe('stale gradients', () => {
+  it('coordinator rejects another version', async () => {
+    const prefix = uniquePrefix('stale');
+    cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+    const keys = new QueueKeys(prefix);
+    const redis = await connect();
+
+    // A rogue worker that answers the first job with large gradients labelled with an
+    // older session's version: applied, they would change every later loss.
+    const rogueHeartbeat = new WorkerHeartbeat(redis, keys, { id: 'rogue', host: 'test', pid: 0, backend: 'none', startedAt: '' }, policy, silentLogger());
+    await rogueHeartbeat.start();
+    const rogue = new Worker<GradientJobData, GradientJobResult>(GRADIENT_QUEUE, null, { connection: redis, prefix, autorun: false });
+    cleanups.push(() => rogue.close());
+
+    const { logger, records } = captureLogger('coordinator');
+    const run = await temporaryRunDir('stale');
+    cleanups.push(run.remove);
+    const coordinator = await GradientCoordinator.start({
+      redis: await connect(),
+      prefix,
+      policy,
+      logger,
+      run: 'stale',
+      data,
+      description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
+      microBatches: 1,
+      encoding: { sparseRows: true, denseFloat16: false },
+    });
+    cleanups.push(() => coordinator.close());
+
+    const model = createTinyModel(config);
+    const training = train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+
+    let job = undefined;
+    while (job === undefined) {
+      job = await rogue.getNextJob('rogue-token');
+      if (job === undefined) await sleep(20);
+    }
+    const poison = new Map(
+      Object.entries(model.getWeights()).map(([name, weight]) => [name, { shape: weight.shape, values: new Float32Array(weight.values.length).fill(100) }]),
+    );
+    const gradientKey = `${prefix}:rogue-gradients`;
+    const { payload } = encodeTensors(poison, { sparseRows: false, denseFloat16: false });
+    await redis.set(gradientKey, payload);
+    const stale: GradientJobResult = {
+      run: job.data.run,
+      session: 'older-session',
+      version: job.data.version,
+      step: job.data.step,
+      shard: job.data.shard,
+      worker: 'rogue',
+      gradientKey,
+      bytes: payload.byteLength,
+      examples: job.data.examples.length,
+      taskLossSums: { category: 1, brand: 1 },
+      labelCounts: job.data.batchLabelCounts,
+      randomState: job.data.randomState,
+      seconds: 0,
+    };
+    await job.moveToCompleted(stale, 'rogue-token', false);
+    await rogueHeartbeat.stop();
+
+    const honestRedis = await connect();
+    const honest = await GradientWorker.start({ redis: honestRedis, prefix, policy, logger: silentLogger(), backend: 'cpu', id: 'honest' });
+    cleanups.push(() => honest.close());
+    await training;
+    model.dispose();
+
+    const steps = await readStepLines(run.dir);
+    expect(steps.map((line) => line.loss)).toHaveLength(MAX_STEPS);
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    expect(steps[0]!.redoneShards).toBe(1);
+    const rejection = records.find((record) => record.msg === 'stale gradients rejected: computed on another weights version');
+    expect(rejection).toBeDefined();
+    expect(rejection!.received).toBe('stale/older-session/0');
+    expect(rejection!.expected).toBe(`stale/${coordinator.session}/0`);
+    expect(await redis.exists(gradientKey)).toBe(0);
+  });
+
+  it('worker rejects a job of an old version', async () => {
+    const prefix = uniquePrefix('stalejob');
+    cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+    const keys = new QueueKeys(prefix);
+    const redis = await connect();
+    await redis.set(keys.currentVersion(), JSON.stringify({ run: 'r', session: 's', version: 5 }));
+
+    const { logger, records } = captureLogger('worker');
+    const worker = await GradientWorker.start({ redis: await connect(), prefix, policy, logger, backend: 'cpu', id: 'checker' });
+    cleanups.push(() => worker.close());
+    const queue = new Queue<GradientJobData, GradientJobResult>(GRADIENT_QUEUE, { connection: redis, prefix });
+    cleanups.push(() => queue.close());
+
+    const job = await queue.add(
+      'gradients',
+      {
+        run: 'r',
+        session: 's',
+        version: 4,
+        step: 5,
+        shard: 0,
+        shardCount: 1,
+        examples: [],
+        taskWeights: {},
+        batchLabelCounts: {},
+        microBatches: 1,
+        randomState: [1, 2, 3, 4],
+        encoding: { sparseRows: true, denseFloat16: false },
+      },
+      { attempts: 3 },
+    );
+    let state = await job.getState();
+    for (let i = 0; i < 200 && state !== 'failed'; i++) {
+      await sleep(20);
+      state = await job.getState();
+    }
+
+    expect(state).toBe('failed');
+    const failed = await queue.getJob(job.id!);
+    expect(failed!.failedReason).toBe('stale gradient job: it asks for weights version r/s/4, but the current version is r/s/5');
+    expect(failed!.attemptsMade).toBe(1);
+    expect(worker.stats.staleJobsRejected).toBe(1);
+    expect(records.some((record) => record.msg === 'stale gradient job rejected' && record.current === 'r/s/5')).toBe(true);
+  });
+});
