@@ -72,7 +72,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
     async (_request, reply) => {
       const checkpoint = slot.checkpoint;
       if (checkpoint === null) {
-        return reply.code(503).send({ status: 'waiting', message: `no ${run.checkpointKind} checkpoint loaded yet from ${run.checkpointsDir}` });
+        return reply.code(503).send({ status: 'waiting', message: `no model loaded yet: waiting for the run's ${run.checkpointKind} checkpoint` });
       }
       return { status: 'ready', checkpoint: publicCheckpoint(checkpoint) };
     },
@@ -108,6 +108,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
     },
     async (request) => {
       const body = request.body;
+      assertReady(context);
       const { batch, history } = await resolveHistory(context, body);
       const task = run.modelConfig.tasks.find((candidate) => candidate.name === body.task)!;
       const exclude = body.excludeSeen ? historyValues(batch, task.feature) : new Set<number>();
@@ -139,6 +140,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
       },
     },
     async (request) => {
+      assertReady(context);
       const { batch, history } = await resolveHistory(context, request.body);
       return withModel(context, (lease) => {
         const embedding = embedCustomer(lease.model, batch);
@@ -148,15 +150,22 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
   );
 }
 
+/** Answers 503 before the first checkpoint is loaded, whatever else is wrong with the request. */
+function assertReady(context: RouteContext): void {
+  if (!context.slot.ready) throw notReady(context);
+}
+
+function notReady(context: RouteContext): RequestError {
+  return new RequestError(503, `no model loaded yet: waiting for the run's ${context.run.checkpointKind} checkpoint`);
+}
+
 /**
  * Runs `use` with the current model. `use` is synchronous, so a hot reload cannot
  * interleave with it; the lease still keeps the model alive if that ever changes.
  */
 function withModel<T>(context: RouteContext, use: (lease: ModelLease) => T): T {
   const lease = context.slot.acquire();
-  if (lease === null) {
-    throw new RequestError(503, `no model loaded yet: waiting for the ${context.run.checkpointKind} checkpoint in ${context.run.checkpointsDir}`);
-  }
+  if (lease === null) throw notReady(context);
   try {
     return use(lease);
   } finally {

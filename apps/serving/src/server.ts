@@ -11,7 +11,7 @@ import { CustomerStore } from './customer-store.ts';
 import { ServingMetrics } from './metrics.ts';
 import { ModelSlot } from './model-slot.ts';
 import { RawEventMapper } from './raw-event-mapper.ts';
-import { registerRoutes, RequestError } from './routes.ts';
+import { registerRoutes, type RequestError } from './routes.ts';
 import { readServingRun, type ServingRun } from './run-directory.ts';
 import type { RequestLimits } from './schemas.ts';
 import { describeSchemaError, type SchemaError } from './validation-messages.ts';

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createLogger, writeJsonAtomic, type Logger } from '@mcm/common';
 import { runIngest } from '@mcm/features';
-import { CustomerModel, modelConfigFromManifest, type ModelConfig } from '@mcm/model';
+import { CustomerModel, initBackend, modelConfigFromManifest, type ModelConfig } from '@mcm/model';
 import { loadDatasetConfig, type Manifest } from '@mcm/schema';
 import { generate, resolveParameters } from '@mcm/synth';
 import { loadTrainingData, RANDOM_PREFIX_SAMPLER, train, type TrainerOptions } from '@mcm/training';
@@ -39,9 +39,12 @@ export function silentLogger(): Logger {
 /**
  * Generates 200 synthetic customers, ingests them with datasets/synth.json, and trains
  * a tiny MCM model (hidden 16, one block) for a few steps, so that the run directory
- * has the trainer's layout: config.json and checkpoints/best.json. Takes a few seconds.
+ * has the trainer's layout: config.json and checkpoints/best.json. Selects the wasm
+ * backend. Takes a few seconds.
  */
 export async function buildTinyRun(logger: Logger = silentLogger()): Promise<TinyRun> {
+  // The servers under test run on wasm too; the cpu backend would train 100 times slower.
+  await initBackend('wasm');
   const root = await mkdtemp(join(tmpdir(), 'mcm-serving-test-'));
   const rawDir = join(root, 'raw');
   const dataDir = join(root, 'data');
