@@ -15,6 +15,7 @@ import {
   type EvaluationSplit,
   type EvaluationTargets,
   type LearningRateDecay,
+  type StepFunction,
   type TrainerOptions,
   type TrainingData,
 } from '@mcm/training';
@@ -60,13 +61,23 @@ export interface TrainCommandOptions {
 }
 
 export function registerTrainCommand(program: Command): void {
+  addTrainOptions(
+    program
+      .command('train')
+      .description('Pre-train a model on an ingested dataset, then evaluate it and print per-task metrics beside the popularity baseline.'),
+  ).action(async (options: TrainCommandOptions) => {
+    const report = await runTrainCommand(options);
+    process.stdout.write(`${formatMetricsTable(report, PRIMARY_K)}\n`);
+  });
+}
+
+/** Adds the options of `train` to `command`; the distributed coordinator's `start` takes the same ones. */
+export function addTrainOptions(command: Command): Command {
   const defaults = TRAINING_DEFAULTS;
   const model = defaultModelOptions();
   const variants = MODEL_VARIANTS.map((variant) => (variant.kind === 'planned' ? `${variant.name} (planned)` : variant.name)).join(', ');
 
-  program
-    .command('train')
-    .description('Pre-train a model on an ingested dataset, then evaluate it and print per-task metrics beside the popularity baseline.')
+  return command
     .requiredOption('--data <dir>', 'ingest output directory (manifest.json and shards/)')
     .requiredOption('--out <dir>', 'run directory for config.json, checkpoints/, steps.jsonl, validation.jsonl and metrics.json')
     .option('--model <name>', `model to train: ${variants}`, 'mcm')
@@ -98,19 +109,44 @@ export function registerTrainCommand(program: Command): void {
     .option('--ffn <width>', 'inner width of the feed-forward networks (default: 4 x hidden)', integerAtLeast(1))
     .option('--dropout <rate>', `dropout rate in training (default: ${model.dropout})`, numberBetween(0, 0.99))
     .option('--max-length <events>', "longest history the model reads (default: the manifest's maxLength)", integerAtLeast(1))
-    .addHelpText('after', '\nThe defaults and the reasons for them are listed in docs/training.md.')
-    .action(async (options: TrainCommandOptions) => {
-      const report = await runTrainCommand(options);
-      process.stdout.write(`${formatMetricsTable(report, PRIMARY_K)}\n`);
-    });
+    .addHelpText('after', '\nThe defaults and the reasons for them are listed in docs/training.md.');
+}
+
+/** The model configuration and training options of a run, as config.json stores them. */
+export interface TrainSetup {
+  runDir: string;
+  modelName: string;
+  modelConfig: ModelConfig;
+  training: StoredTraining;
+  data: TrainingData;
+  logger: Logger;
+}
+
+/** Runs the optimizer steps of a run somewhere else than in this process (on distributed workers). */
+export interface StepRunner {
+  step: StepFunction;
+  /** Fields recorded beside the backend in checkpoints. */
+  record?: Record<string, unknown>;
+  /** Stops the runner. Called when training ends and again on the way out, so a second call must do nothing. */
+  close(): Promise<void>;
+}
+
+export interface TrainHooks {
+  /** Name of the logger; default `trainer`. */
+  loggerName?: string;
+  /** Creates the runner of the optimizer steps once model and data are ready; default: every step in this process. */
+  createStepRunner?(setup: TrainSetup): Promise<StepRunner>;
 }
 
 /** Trains (or, for a baseline, counts) and evaluates; returns what metrics.json holds. */
-export async function runTrainCommand(options: TrainCommandOptions): Promise<MetricsReport> {
+export async function runTrainCommand(options: TrainCommandOptions, hooks: TrainHooks = {}): Promise<MetricsReport> {
   const commandStart = performance.now();
   const runDir = resolve(options.out);
-  const logger = createLogger('trainer', { run: basename(runDir) });
+  const logger = createLogger(hooks.loggerName ?? 'trainer', { run: basename(runDir) });
   const variant = findModelVariant(options.model);
+  if (variant.kind === 'baseline' && hooks.createStepRunner !== undefined) {
+    throw new Error(`--model ${variant.name} is a baseline, which has no training steps to distribute; run it with "nx run trainer:train"`);
+  }
   const backend = await initBackend(options.backend);
   await mkdir(runDir, { recursive: true });
 
@@ -150,9 +186,12 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Met
 
   const model = CustomerModel.create(modelConfig, training.seed);
   logger.info({ model: variant.name, parameters: model.parameterCount, backend: backend.name, config: modelConfig }, 'model created');
+  let runner: StepRunner | undefined;
   try {
-    const trainerOptions: TrainerOptions = { ...training, runDir, modelConfig, resume: options.resume, extra: { backend: backend.name } };
-    const outcome = await train(model, data, trainerOptions, logger);
+    runner = await hooks.createStepRunner?.({ runDir, modelName: variant.name, modelConfig, training, data, logger });
+    const trainerOptions: TrainerOptions = { ...training, runDir, modelConfig, resume: options.resume, extra: { backend: backend.name, ...runner?.record } };
+    const outcome = await train(model, data, trainerOptions, logger, runner?.step);
+    await runner?.close();
 
     const checkpoint = await loadCheckpoint(checkpointDir(runDir), outcome.selectedCheckpoint);
     model.setWeights(checkpoint.weights);
@@ -188,6 +227,7 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Met
       logger,
     );
   } finally {
+    await runner?.close();
     model.dispose();
   }
 }
