@@ -252,6 +252,16 @@ class TrainingSession {
           { step: error.step, customerIds: error.customerIds, taskLosses: error.taskLosses, lastCheckpointStep: this.lastCheckpointStep },
           'training stopped: the loss is not finite; the last checkpoint was left as it was',
         );
+        throw error;
+      }
+      if (isWasmMemoryError(error)) {
+        const { batchSize, length } = sampled.batch;
+        this.logger.error({ step: this.step + 1, batchSize, length, lastCheckpointStep: this.lastCheckpointStep }, 'training stopped: the wasm backend ran out of memory');
+        throw new Error(
+          `step ${this.step + 1} failed on the wasm backend (${(error as Error).message}) with a batch of ${batchSize} histories padded to ${length} events. ` +
+            'The wasm heap is limited to 4 GiB, so lower --batch-size or --max-length, or install @tensorflow/tfjs-node',
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -368,4 +378,12 @@ function validateTrainerOptions(options: TrainerOptions): void {
     throw new Error(`eval-max-examples must be a positive integer, got ${options.evalMaxExamples}`);
   }
   if (!(options.clipNorm > 0)) throw new Error(`clip norm must be > 0 (Infinity turns clipping off), got ${options.clipNorm}`);
+}
+
+/**
+ * Tells whether `error` is the trap a tfjs wasm kernel raises when an allocation did not
+ * fit the wasm heap. tfjs 4.22 reports no allocation failure of its own on that backend.
+ */
+function isWasmMemoryError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'RuntimeError' && error.message.includes('memory access out of bounds');
 }

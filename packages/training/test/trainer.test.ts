@@ -133,6 +133,19 @@ describe('train', () => {
     model.dispose();
   });
 
+  it('names the fix when the wasm heap runs out', async () => {
+    const model = new StandInModel(PLANTED_VOCABULARIES, PLANTED_VOCABULARIES, 8, 1);
+    const outOfMemory = () => {
+      const error = new Error('memory access out of bounds');
+      error.name = 'RuntimeError';
+      throw error;
+    };
+    await expect(train(model, data, testTrainerOptions(await runDirectory()), logger, outOfMemory)).rejects.toThrow(
+      /step 1 failed on the wasm backend \(memory access out of bounds\) with a batch of 16 histories padded to \d+ events.*lower --batch-size or --max-length/,
+    );
+    model.dispose();
+  });
+
   it('rejects resuming on other data', async () => {
     const runDir = await runDirectory();
     const model = new StandInModel(PLANTED_VOCABULARIES, PLANTED_VOCABULARIES, 8, 1);
