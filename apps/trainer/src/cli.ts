@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerEvaluateCommand } from './evaluate-command.ts';
 import { registerTrainCommand } from './train-command.ts';
+import { registerWorkerCommand } from './worker-command.ts';
 
 const program = new Command('mcm-trainer')
   .description('Pre-train and evaluate the multi-task customer model on one machine.')
@@ -9,5 +10,6 @@ const program = new Command('mcm-trainer')
 
 registerTrainCommand(program);
 registerEvaluateCommand(program);
+registerWorkerCommand(program);
 
 await program.parseAsync(process.argv);

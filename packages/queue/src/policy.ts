@@ -82,3 +82,25 @@ export function resolvePolicy(overrides: Partial<QueuePolicy> = {}): QueuePolicy
 export function reconnectDelay(policy: QueuePolicy, attempt: number): number {
   return Math.min(policy.reconnectMaxDelayMs, policy.reconnectInitialDelayMs * 2 ** Math.min(attempt - 1, 30));
 }
+
+/**
+ * Returns the policy with the overrides in MCM_QUEUE_POLICY (a JSON object of policy
+ * fields, e.g. {"lockDurationMs":120000} for a model whose micro-batch takes a minute).
+ */
+export function policyFromEnvironment(): QueuePolicy {
+  const text = process.env.MCM_QUEUE_POLICY;
+  if (text === undefined || text.trim() === '') return resolvePolicy();
+  let overrides: unknown;
+  try {
+    overrides = JSON.parse(text);
+  } catch {
+    throw new Error(`MCM_QUEUE_POLICY is not valid JSON: ${text}`);
+  }
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new Error(`MCM_QUEUE_POLICY must be a JSON object of policy fields, got ${text}`);
+  }
+  for (const field of Object.keys(overrides)) {
+    if (!(field in DEFAULT_POLICY)) throw new Error(`MCM_QUEUE_POLICY names "${field}", which is not a policy field; fields: ${Object.keys(DEFAULT_POLICY).join(', ')}`);
+  }
+  return resolvePolicy(overrides as Partial<QueuePolicy>);
+}
