@@ -31,7 +31,7 @@ const WATCH_DEBOUNCE_MS = 50;
  * changed JSON names a complete tensor file. Changes are noticed by fs.watch on the
  * checkpoint directory and, as a fallback, by reading the JSON every `pollMs`.
  *
- * Loading runs in the background while the previous model keeps answering; a
+ * Loading runs in the background while the previous model keeps serving requests; a
  * checkpoint that fails to load is logged and skipped, and the previous model stays.
  */
 export class CheckpointReloader {

@@ -24,7 +24,7 @@ const program = new Command('mcm-serving').description('Serve a trained customer
 program
   .command('serve')
   .description(
-    'Answer top-K and embedding requests from a training run, by customer id or from raw events, and load each new checkpoint ' +
+    'Serve top-K and embedding requests from a training run, by customer id or from raw events, and load each new checkpoint ' +
       'the trainer promotes without a restart. The API is described at /openapi.json.',
   )
   .requiredOption('--run <dir>', 'run directory of "nx run trainer:train" (its --out)')

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ReloadResult } from './checkpoint-reloader.ts';
 
 /**
- * Latency buckets in seconds: 0.5 ms to 5 s. A top-K answer from a cached customer
+ * Latency buckets in seconds: 0.5 ms to 5 s. A top-K response for a stored customer
  * takes milliseconds, and the upper buckets catch requests stalled by a model load.
  */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -27,10 +27,10 @@ export class ServingMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.requests = new Counter({ name: 'mcm_serving_requests_total', help: 'Requests answered, by route and status code.', labelNames, registers });
+    this.requests = new Counter({ name: 'mcm_serving_requests_total', help: 'Responses sent, by route and status code.', labelNames, registers });
     this.errors = new Counter({
       name: 'mcm_serving_request_errors_total',
-      help: 'Requests answered with a status code of 400 or more, by route and status code.',
+      help: 'Responses with a status code of 400 or more, by route and status code.',
       labelNames,
       registers,
     });
@@ -44,7 +44,7 @@ export class ServingMetrics {
     this.checkpointStep.set(-1);
   }
 
-  /** Records one answered request; `route` is the route pattern, so ids in paths do not create label values. */
+  /** Records one response; `route` is the route pattern, so ids in paths do not create label values. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
     const labels = { method, route, status_code: String(statusCode) };
     this.duration.observe(labels, seconds);

@@ -15,7 +15,7 @@ import {
   type RequestLimits,
 } from './schemas.ts';
 
-/** An error with the HTTP status code it should be answered with; its message goes to the client. */
+/** An error with the HTTP status code of its response; its message goes to the client. */
 export class RequestError extends Error {
   constructor(
     readonly statusCode: number,
@@ -64,11 +64,11 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
   const tasks = run.modelConfig.tasks.map((task) => task.name);
   const fields = context.mapper?.fields ?? null;
 
-  app.get('/health', { schema: { summary: 'Liveness: the process answers HTTP.', tags: ['operations'] } }, async () => ({ status: 'ok' }));
+  app.get('/health', { schema: { summary: 'Liveness: the process responds to HTTP.', tags: ['operations'] } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/ready',
-    { schema: { summary: 'Readiness: a model is loaded and requests can be answered.', tags: ['operations'] } },
+    { schema: { summary: 'Readiness: a model is loaded and requests can be served.', tags: ['operations'] } },
     async (_request, reply) => {
       const checkpoint = slot.checkpoint;
       if (checkpoint === null) {
@@ -150,7 +150,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
   );
 }
 
-/** Answers 503 before the first checkpoint is loaded, whatever else is wrong with the request. */
+/** Raises a 503 before the first checkpoint is loaded, whatever else is wrong with the request. */
 function assertReady(context: RouteContext): void {
   if (!context.slot.ready) throw notReady(context);
 }

@@ -25,7 +25,7 @@ export const SERVING_DEFAULTS = {
   checkpoint: 'best' as CheckpointKind,
   /** Enough for a page of recommendations with room to filter; a larger K costs time in the top-K selection and the response. */
   maxK: 100,
-  /** 1 MiB holds a few thousand raw events, more than the longest history a model reads. */
+  /** 1 MiB contains a few thousand raw events, more than the longest history a model reads. */
   bodyLimit: 1024 * 1024,
   /** A missed fs.watch event delays a reload by at most this long. */
   pollMs: 5_000,
@@ -66,9 +66,9 @@ export interface RunningServer {
 }
 
 /**
- * Starts the HTTP server of a training run: loads the customer histories of the data
- * the run trained on, the run's checkpoint (or waits for it), and, with a dataset
- * config, the mapping of raw events; then listens.
+ * Starts the HTTP server of a training run. It loads the customer histories of the data
+ * the run trained on and the run's checkpoint, or waits for the checkpoint. With a
+ * dataset config it also prepares the mapping of raw events. Then it listens.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger('serving');
@@ -131,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   try {
     await reloader.start();
-    if (!slot.ready) logger.warn({ checkpoint: run.checkpointsDir, kind: run.checkpointKind }, 'no checkpoint yet: /ready answers 503 until the trainer writes one');
+    if (!slot.ready) logger.warn({ checkpoint: run.checkpointsDir, kind: run.checkpointKind }, 'no checkpoint yet: /ready returns 503 until the trainer writes one');
     await app.listen({ host: options.host ?? SERVING_DEFAULTS.host, port: options.port ?? SERVING_DEFAULTS.port });
   } catch (error) {
     await close();

@@ -24,7 +24,7 @@ afterAll(async () => {
   if (run !== undefined) await rm(run.root, { recursive: true, force: true });
 });
 
-/** A copy of the tiny run's directory, so each test can replace its checkpoints freely. */
+/** Copies the tiny run's directory, so each test can replace its checkpoints freely. */
 async function copyRun(withCheckpoints: boolean): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'mcm-serving-run-'));
   directories.push(dir);

@@ -25,7 +25,7 @@ afterAll(async () => {
   if (run !== undefined) await rm(run.root, { recursive: true, force: true });
 });
 
-/** Each event's ids as "f1=id,f2=id,...", sorted, so that events of the same second compare whatever their order. */
+/** Formats each event's ids as "f1=id,f2=id,..." and sorts them, so events of the same second compare in any order. */
 function eventKeys(features: Record<string, { ids: Int32Array }>, names: readonly string[], count: number, offset = 0): string[] {
   const keys: string[] = [];
   for (let e = 0; e < count; e++) keys.push(names.map((name) => `${name}=${features[name]!.ids[offset + e]}`).join(','));

@@ -24,7 +24,7 @@ export interface TinyRun {
   modelConfig: ModelConfig;
 }
 
-/** A logger that writes nothing, so that test output shows only test results. */
+/** Creates a logger that writes nothing, so that test output shows only test results. */
 export function silentLogger(): Logger {
   const previous = process.env.MCM_LOG_LEVEL;
   process.env.MCM_LOG_LEVEL = 'silent';
