@@ -190,9 +190,9 @@ export class GradientCoordinator {
     this.statusRecord.state = 'training';
     this.statusRecord.step = options.step;
     const dispatchStart = performance.now();
-    const { results, redone } = await this.collect(version, shards, jobData, options.step);
-    const queueCounts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    const { results, redone, queueCounts } = await this.collect(version, shards, jobData, options.step);
 
+    const sumStart = performance.now();
     const { sums, bytes } = await this.sumGradients(results);
     const taskLosses: Record<string, number> = {};
     let loss = 0;
@@ -207,6 +207,7 @@ export class GradientCoordinator {
       if (!model.variables.has(name)) throw new Error(`a worker sent gradients for "${name}", which is not a variable of the model`);
       gradients.set(name, tf.tensor(sum.values, sum.shape, 'float32'));
     }
+    const updateStart = performance.now();
     let update: { gradientNorm: number; clipped: boolean };
     try {
       update = applyGradients(optimizer, { taskLosses, loss, gradients }, {
@@ -219,8 +220,10 @@ export class GradientCoordinator {
       disposeGradients(gradients);
     }
     await this.options.redis.del(...results.map((result) => result.gradientKey));
+    const end = performance.now();
 
-    const workerSeconds = Math.max(...results.map((result) => result.seconds));
+    const slowest = results.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+    const workerSeconds = slowest.seconds;
     const record = {
       workers: workers.length,
       shards: shards.length,
@@ -231,9 +234,16 @@ export class GradientCoordinator {
       queueDepth: queueCounts.waiting ?? 0,
       failedJobs: queueCounts.failed ?? 0,
       workerSeconds,
+      workerPhases: slowest.phases,
       // Time the step spent on anything but the slowest worker's computation: publishing, queueing, transfers, summing.
-      overheadSeconds: Math.max(0, (performance.now() - start) / 1000 - workerSeconds),
-      dispatchSeconds: (performance.now() - dispatchStart) / 1000,
+      overheadSeconds: Math.max(0, (end - start) / 1000 - workerSeconds),
+      // Where the coordinator's time went: publishing the weights, waiting for the shards, summing them, updating.
+      coordinatorPhases: {
+        publish: (dispatchStart - start) / 1000,
+        wait: (sumStart - dispatchStart) / 1000,
+        sum: (updateStart - sumStart) / 1000,
+        update: (end - updateStart) / 1000,
+      },
     };
     this.statusRecord.lastStep = { step: options.step, loss, taskLosses, ...record };
     this.statusRecord.queue = queueCounts;
@@ -319,22 +329,31 @@ export class GradientCoordinator {
     shards: BatchShard[],
     jobData: (shard: BatchShard) => GradientJobData,
     step: number,
-  ): Promise<{ results: GradientJobResult[]; redone: number }> {
+  ): Promise<{ results: GradientJobResult[]; redone: number; queueCounts: Record<string, number> }> {
     const { logger, policy } = this.options;
     const inFlight = new Map<string, Dispatched>();
     const accepted = new Map<number, GradientJobResult>();
     let redone = 0;
 
-    const dispatch = async (shard: BatchShard, redo: number) => {
+    const job = (shard: BatchShard, redo: number) => {
       const id = gradientJobId(version, shard.shard, redo);
       inFlight.set(id, { shard, redo });
-      await this.queue.add('gradients', jobData(shard), {
-        jobId: id,
-        attempts: policy.attempts,
-        backoff: { type: 'exponential', delay: policy.backoffMs },
-        removeOnComplete: { age: 3600, count: 1000 },
-        removeOnFail: { age: 24 * 3600 },
-      });
+      return {
+        name: 'gradients',
+        data: jobData(shard),
+        opts: {
+          jobId: id,
+          attempts: policy.attempts,
+          backoff: { type: 'exponential', delay: policy.backoffMs },
+          // Finished jobs stay an hour (failed ones a day) for inspection, then BullMQ removes them.
+          removeOnComplete: { age: 3600, count: 1000 },
+          removeOnFail: { age: 24 * 3600 },
+        },
+      };
+    };
+    const dispatch = async (shard: BatchShard, redo: number) => {
+      const { name, data, opts } = job(shard, redo);
+      await this.queue.add(name, data, opts);
     };
     const redoShard = async (id: string, reason: string) => {
       const { shard, redo } = inFlight.get(id)!;
@@ -347,7 +366,9 @@ export class GradientCoordinator {
       await dispatch(shard, redo + 1);
     };
 
-    for (const shard of shards) await dispatch(shard, 0);
+    await this.queue.addBulk(shards.map((shard) => job(shard, 0)));
+    // Jobs waiting right after the dispatch: more than this step's shards means leftovers or too few workers.
+    const queueCounts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
 
     let lastPoll = Date.now();
     let lastLog = Date.now();
@@ -389,7 +410,7 @@ export class GradientCoordinator {
       }
       if (accepted.size < shards.length && this.completed.size === 0 && this.failed.size === 0) await this.waitForEvent(policy.pollIntervalMs);
     }
-    return { results: shards.map((shard) => accepted.get(shard.shard)!), redone };
+    return { results: shards.map((shard) => accepted.get(shard.shard)!), redone, queueCounts };
   }
 
   /** Reads the state of every job in flight, for results whose event was missed and jobs that Redis lost. */

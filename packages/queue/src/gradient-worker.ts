@@ -154,6 +154,7 @@ export class GradientWorker {
 
     const run = await this.loadRun(data);
     await this.loadWeights(run, data, log);
+    const computeStart = performance.now();
 
     const refs = resolveExamples(run.data, data.examples);
     const parts = splitEvenly(refs, Math.min(data.microBatches, refs.length));
@@ -171,14 +172,17 @@ export class GradientWorker {
       if (this.closing && index < parts.length - 1) await this.handBack(job, token, log);
     }
 
+    const uploadStart = performance.now();
     const { payload, stats } = encodeTensors(sums, data.encoding);
     const gradientKey = this.keys.gradients(data.run, data.session, data.version, data.shard, this.id);
     await this.options.redis.set(gradientKey, payload, 'PX', this.options.policy.payloadTtlMs);
 
     this.stats.jobsCompleted++;
     this.stats.examples += refs.length;
-    const seconds = (performance.now() - start) / 1000;
-    this.options.logger.debug({ ...log, examples: refs.length, bytes: stats.bytes, seconds }, 'gradients uploaded');
+    const end = performance.now();
+    const seconds = (end - start) / 1000;
+    const phases = { weights: (computeStart - start) / 1000, compute: (uploadStart - computeStart) / 1000, upload: (end - uploadStart) / 1000 };
+    this.options.logger.debug({ ...log, examples: refs.length, bytes: stats.bytes, seconds, phases }, 'gradients uploaded');
     return {
       run: data.run,
       session: data.session,
@@ -193,6 +197,7 @@ export class GradientWorker {
       labelCounts: shardLabelCounts,
       randomState: randomState ?? data.randomState,
       seconds,
+      phases,
     };
   }
 

@@ -75,8 +75,10 @@ export interface GradientJobResult extends WeightsVersion {
   labelCounts: Record<string, number>;
   /** Generator state after the forward pass; every shard of a step ends in the same state. */
   randomState: number[];
-  /** Seconds the worker spent computing and uploading. */
+  /** Seconds the worker spent on the job, from the version check to the upload. */
   seconds: number;
+  /** How those seconds split: loading the weights, computing the gradients, encoding and uploading them. */
+  phases: { weights: number; compute: number; upload: number };
 }
 
 /** A worker's heartbeat record. */

@@ -121,6 +121,7 @@ describe('stale gradients', () => {
       labelCounts: job.data.batchLabelCounts,
       randomState: job.data.randomState,
       seconds: 0,
+      phases: { weights: 0, compute: 0, upload: 0 },
     };
     await job.moveToCompleted(stale, 'rogue-token', false);
     await rogueHeartbeat.stop();

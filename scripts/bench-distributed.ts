@@ -1,0 +1,411 @@
+/**
+ * Distributed pre-training benchmark: throughput with 1 and 2 trainer workers, the
+ * queue's per-step overhead, and the bytes a step sends with sparse and dense embedding
+ * gradients.
+ *
+ *   nice npx tsx scripts/bench-distributed.ts
+ *   nice npx tsx scripts/bench-distributed.ts --workers 1,2,4 --steps 30 --bytes-items 100000
+ *
+ * Needs a Redis with maxmemory-policy noeviction at REDIS_URL (default
+ * redis://127.0.0.1:6379); every key goes under a fresh prefix that is deleted at the end.
+ * Workers run as separate processes of `apps/trainer/src/cli.ts worker`, the coordinator
+ * in this process. The dataset is synthetic, written to a temporary directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { createLogger, Random } from '@mcm/common';
+import { CustomerModel, initBackend, modelConfigFromManifest, type ModelConfig } from '@mcm/model';
+import {
+  activeWorkers,
+  closeRedis,
+  connectRedis,
+  encodeTensors,
+  GradientCoordinator,
+  QueueKeys,
+  redisUrlFromEnvironment,
+  resolvePolicy,
+  type NamedArray,
+} from '@mcm/queue';
+import { encodeShard, MANIFEST_FORMAT_VERSION, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION, type Manifest, type ShardData } from '@mcm/schema';
+import {
+  AdamW,
+  computeGradients,
+  createSampler,
+  disposeGradients,
+  loadTrainingData,
+  RANDOM_PREFIX_SAMPLER,
+  trainStep,
+  type StepOptions,
+  type TrainingData,
+} from '@mcm/training';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TRAINER_CLI = join(ROOT, 'apps/trainer/src/cli.ts');
+
+const { values: args } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '1,2' },
+    steps: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '64' },
+    items: { type: 'string', default: '5000' },
+    customers: { type: 'string', default: '3000' },
+    length: { type: 'string', default: '50' },
+    hidden: { type: 'string', default: '64' },
+    layers: { type: 'string', default: '2' },
+    backend: { type: 'string', default: 'wasm' },
+    'bytes-items': { type: 'string', default: '100000' },
+  },
+});
+
+const settings = {
+  workerCounts: args.workers.split(',').map(Number),
+  steps: Number(args.steps),
+  warmup: Number(args.warmup),
+  batch: Number(args.batch),
+  items: Number(args.items),
+  customers: Number(args.customers),
+  length: Number(args.length),
+  hidden: Number(args.hidden),
+  layers: Number(args.layers),
+  backend: args.backend as 'wasm' | 'cpu' | 'tensorflow',
+  bytesItems: Number(args['bytes-items']),
+};
+
+const logger = createLogger('bench-distributed');
+const redisUrl = redisUrlFromEnvironment();
+const policy = resolvePolicy();
+
+/** Writes a synthetic ingest output: item, category (items / 50) and brand (items / 100) per event. */
+async function writeSyntheticDataset(dir: string, items: number, customers: number, maxEvents: number): Promise<void> {
+  const random = new Random(11);
+  const categories = Math.max(2, Math.floor(items / 50));
+  const brands = Math.max(2, Math.floor(items / 100));
+  const vocabularies = { item: items + 2, category: categories + 2, brand: brands + 2 };
+  const offsets = [0];
+  const itemIds: number[] = [];
+  for (let c = 0; c < customers; c++) {
+    const length = 6 + random.int(maxEvents - 5);
+    // A Zipf-like draw: most events hit a small set of popular items, as in real logs.
+    for (let e = 0; e < length; e++) itemIds.push(2 + Math.min(items - 1, Math.floor(items ** random.next()) - 1));
+    offsets.push(itemIds.length);
+  }
+  const events = itemIds.length;
+  const split = new Uint8Array(events);
+  for (let c = 0; c < customers; c++) {
+    const end = offsets[c + 1]!;
+    split[end - 2] = SPLIT_VALIDATION;
+    split[end - 1] = SPLIT_TEST;
+  }
+  const item = Int32Array.from(itemIds);
+  const shard: ShardData = {
+    customerIds: Array.from({ length: customers }, (_, c) => `customer-${c}`),
+    customerOffsets: Int32Array.from(offsets),
+    time: Float64Array.from({ length: events }, (_, e) => e * 1000),
+    split,
+    features: {
+      item: { kind: 'single', values: item },
+      category: { kind: 'single', values: item.map((id) => 2 + ((id - 2) % categories)) },
+      brand: { kind: 'single', values: item.map((id) => 2 + ((id - 2) % brands)) },
+    },
+  };
+  const splitCount = (code: number) => split.filter((value) => value === code).length;
+  const manifest: Manifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    dataset: 'bench-distributed',
+    customers,
+    events,
+    rowsRead: events,
+    rejectedRows: 0,
+    rejectsByReason: {},
+    duplicateRows: 0,
+    truncatedEvents: 0,
+    features: Object.entries(vocabularies).map(([name, vocabularySize]) => ({ name, kind: 'single' as const, vocabularySize, task: name !== 'item' })),
+    vocabularies,
+    tasks: ['category', 'brand'],
+    itemFeature: 'item',
+    split: { kind: 'leave-last-out', trainEnd: null, validationEnd: null, trainEndIso: null, validationEndIso: null },
+    splitEvents: { train: splitCount(SPLIT_TRAIN), validation: splitCount(SPLIT_VALIDATION), test: splitCount(SPLIT_TEST) },
+    maxLength: maxEvents,
+    shards: [{ file: 'shards/shard-0.bin', customers, events }],
+    fingerprint: `bench-${items}-${customers}-${maxEvents}`,
+    rejectFile: null,
+  };
+  await mkdir(join(dir, 'shards'), { recursive: true });
+  await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(join(dir, 'shards/shard-0.bin'), encodeShard(shard));
+}
+
+function benchModelConfig(data: TrainingData, tasks: string[]): ModelConfig {
+  return modelConfigFromManifest(data.manifest, {
+    hidden: settings.hidden,
+    layers: settings.layers,
+    heads: 4,
+    dropout: 0,
+    maxLength: settings.length,
+    tasks,
+  });
+}
+
+function sampler(data: TrainingData, config: ModelConfig) {
+  return createSampler(RANDOM_PREFIX_SAMPLER, data, {
+    batchSize: settings.batch,
+    maxLength: config.maxLength,
+    features: config.features.map((feature) => feature.name),
+    tasks: config.tasks.map((task) => task.name),
+    seed: 1,
+    bucketBatches: 4,
+  });
+}
+
+function stepOptions(config: ModelConfig, step: number, random: Random): StepOptions {
+  return {
+    taskWeights: Object.fromEntries(config.tasks.map((task) => [task.name, 1])),
+    learningRate: 1e-3,
+    clipNorm: 1,
+    random,
+    step,
+  };
+}
+
+const ADAMW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
+
+/** Formats the median of each phase in milliseconds. */
+function formatPhases(records: Array<Record<string, number>>): string {
+  const names = Object.keys(records[0] ?? {});
+  return names.map((name) => `${name} ${(median(records.map((record) => record[name]!)) * 1000).toFixed(1)}`).join(', ');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Times `steps` single-process steps after `warmup` ones; returns seconds per step. */
+function timeLocal(data: TrainingData, config: ModelConfig): number[] {
+  const model = CustomerModel.create(config, 1);
+  const optimizer = new AdamW(model.variables, ADAMW);
+  const batches = sampler(data, config);
+  const random = new Random(2);
+  const seconds: number[] = [];
+  for (let step = 1; step <= settings.warmup + settings.steps; step++) {
+    const start = performance.now();
+    trainStep(model, optimizer, batches.next(), stepOptions(config, step, random));
+    if (step > settings.warmup) seconds.push((performance.now() - start) / 1000);
+  }
+  optimizer.dispose();
+  model.dispose();
+  return seconds;
+}
+
+/** Starts `count` worker processes under `prefix` and waits until all of them send heartbeats. */
+async function startWorkers(count: number, prefix: string, dataDir: string, redis: Redis): Promise<ChildProcess[]> {
+  const children = Array.from({ length: count }, (_, i) =>
+    spawn(process.execPath, ['--import', 'tsx', TRAINER_CLI, 'worker', '--backend', settings.backend, '--queue-prefix', prefix, '--data', dataDir, '--id', `bench-${i}`], {
+      env: { ...process.env, REDIS_URL: redisUrl, MCM_LOG_LEVEL: 'warn', MCM_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
+  const keys = new QueueKeys(prefix);
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if ((await activeWorkers(redis, keys)).length === count) return children;
+    await sleep(100);
+  }
+  throw new Error(`${count} workers did not register within 60 s`);
+}
+
+async function stopWorkers(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolveExit) => {
+          if (child.exitCode !== null) return resolveExit();
+          child.once('exit', () => resolveExit());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+interface DistributedTiming {
+  workers: number;
+  stepSeconds: number[];
+  overheadSeconds: number[];
+  workerSeconds: number[];
+  gradientBytes: number[];
+  weightsBytes: number;
+  workerPhases: Array<Record<string, number>>;
+  coordinatorPhases: Array<Record<string, number>>;
+}
+
+/** Times `steps` distributed steps with `count` worker processes after `warmup` ones. */
+async function timeDistributed(count: number, data: TrainingData, config: ModelConfig): Promise<DistributedTiming> {
+  const prefix = `mcmbench-${randomBytes(3).toString('hex')}`;
+  const redis = await connectRedis(redisUrl, { policy, logger, role: 'coordinator' });
+  const children = await startWorkers(count, prefix, data.dir, redis);
+  const coordinator = await GradientCoordinator.start({
+    redis,
+    prefix,
+    policy,
+    logger,
+    run: `bench-${count}`,
+    data,
+    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
+    microBatches: 1,
+    encoding: { sparseRows: true, denseFloat16: false },
+  });
+  const model = CustomerModel.create(config, 1);
+  const optimizer = new AdamW(model.variables, ADAMW);
+  const batches = sampler(data, config);
+  const random = new Random(2);
+  const timing: DistributedTiming = { workers: count, stepSeconds: [], overheadSeconds: [], workerSeconds: [], gradientBytes: [], weightsBytes: 0, workerPhases: [], coordinatorPhases: [] };
+  try {
+    for (let step = 1; step <= settings.warmup + settings.steps; step++) {
+      const start = performance.now();
+      const result = await coordinator.step(model, optimizer, batches.next(), stepOptions(config, step, random));
+      if (step <= settings.warmup) continue;
+      const record = result.record as {
+        overheadSeconds: number;
+        workerSeconds: number;
+        gradientBytes: number;
+        weightsBytes: number;
+        shards: number;
+        workerPhases: Record<string, number>;
+        coordinatorPhases: Record<string, number>;
+      };
+      if (record.shards !== count) throw new Error(`step ${step} ran on ${record.shards} shards, expected ${count}`);
+      timing.stepSeconds.push((performance.now() - start) / 1000);
+      timing.overheadSeconds.push(record.overheadSeconds);
+      timing.workerSeconds.push(record.workerSeconds);
+      timing.gradientBytes.push(record.gradientBytes);
+      timing.weightsBytes = record.weightsBytes;
+      timing.workerPhases.push(record.workerPhases);
+      timing.coordinatorPhases.push(record.coordinatorPhases);
+    }
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    await coordinator.close();
+    await stopWorkers(children);
+    await deletePrefix(redis, prefix);
+    await closeRedis(redis);
+  }
+  return timing;
+}
+
+async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * Returns the payload bytes of one full batch's gradients at a vocabulary of `items`
+ * items: the item table as touched rows, whole, and whole in float16.
+ */
+async function measureGradientBytes(items: number, dir: string): Promise<Record<string, number>> {
+  await writeSyntheticDataset(dir, items, 2000, settings.length);
+  const data = await loadTrainingData(dir);
+  // The item is an input feature and a task, so its table gets gradients from the input
+  // rows, the labels and the sampled negatives.
+  const config = benchModelConfig(data, ['item', 'category', 'brand']);
+  const model = CustomerModel.create(config, 1);
+  const batch = sampler(data, config).next();
+  const computed = computeGradients(model, batch, { taskWeights: { item: 1, category: 1, brand: 1 }, random: new Random(3) });
+  const arrays = new Map<string, NamedArray>();
+  for (const [name, gradient] of computed.gradients) arrays.set(name, { shape: gradient.shape.slice(), values: gradient.dataSync() as Float32Array });
+  disposeGradients(computed.gradients);
+  model.dispose();
+
+  const sparse = encodeTensors(arrays, { sparseRows: true, denseFloat16: false });
+  const dense = encodeTensors(arrays, { sparseRows: false, denseFloat16: false });
+  const denseHalf = encodeTensors(arrays, { sparseRows: false, denseFloat16: true });
+  const sparseHalf = encodeTensors(arrays, { sparseRows: true, denseFloat16: true });
+  const itemTable = arrays.get('embedding/item')!;
+  const touchedRows = itemTable.shape[0]! - countZeroRows(itemTable);
+  return {
+    parameters: [...arrays.values()].reduce((sum, array) => sum + array.values.length, 0),
+    itemRows: itemTable.shape[0]!,
+    touchedItemRows: touchedRows,
+    sparseBytes: sparse.stats.bytes,
+    sparseFloat16Bytes: sparseHalf.stats.bytes,
+    denseBytes: dense.stats.bytes,
+    denseFloat16Bytes: denseHalf.stats.bytes,
+  };
+}
+
+function countZeroRows(array: NamedArray): number {
+  const width = array.values.length / array.shape[0]!;
+  let zero = 0;
+  for (let row = 0; row < array.shape[0]!; row++) {
+    let allZero = true;
+    for (let j = 0; j < width && allZero; j++) if (array.values[row * width + j] !== 0) allZero = false;
+    if (allZero) zero++;
+  }
+  return zero;
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend(settings.backend);
+  const dir = await mkdtemp(join(tmpdir(), 'mcm-bench-distributed-'));
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')} at start`;
+  try {
+    const dataDir = join(dir, 'throughput');
+    await writeSyntheticDataset(dataDir, settings.items, settings.customers, settings.length);
+    const data = await loadTrainingData(dataDir);
+    const config = benchModelConfig(data, ['category', 'brand']);
+    const parameters = CustomerModel.create(config, 1);
+    const parameterCount = parameters.parameterCount;
+    parameters.dispose();
+
+    console.log(`machine: ${machine}`);
+    console.log(
+      `model: hidden ${settings.hidden}, ${settings.layers} blocks, max length ${settings.length}, ${parameterCount} parameters, ` +
+        `batch ${settings.batch}, backend ${backend.name}; ${settings.steps} timed steps after ${settings.warmup} warm-up steps`,
+    );
+
+    const local = timeLocal(data, config);
+    console.log(`single process (no queue): ${(median(local) * 1000).toFixed(1)} ms/step, ${(settings.batch / median(local)).toFixed(1)} sequences/s`);
+
+    const timings: DistributedTiming[] = [];
+    for (const count of settings.workerCounts) {
+      const timing = await timeDistributed(count, data, config);
+      timings.push(timing);
+      const step = median(timing.stepSeconds);
+      console.log(
+        `${count} worker(s): ${(step * 1000).toFixed(1)} ms/step, ${(settings.batch / step).toFixed(1)} sequences/s, ` +
+          `slowest worker ${(median(timing.workerSeconds) * 1000).toFixed(1)} ms, queue overhead ${(median(timing.overheadSeconds) * 1000).toFixed(1)} ms/step, ` +
+          `gradients ${(median(timing.gradientBytes) / 1e6).toFixed(2)} MB/step, weights ${(timing.weightsBytes / 1e6).toFixed(2)} MB/step`,
+      );
+      console.log(`  slowest worker, median ms: ${formatPhases(timing.workerPhases)}; coordinator, median ms: ${formatPhases(timing.coordinatorPhases)}`);
+    }
+    const first = timings[0];
+    for (const timing of timings.slice(1)) {
+      console.log(`throughput ${timing.workers} vs ${first!.workers} worker(s): ${(median(first!.stepSeconds) / median(timing.stepSeconds)).toFixed(2)}x`);
+    }
+
+    const bytes = await measureGradientBytes(settings.bytesItems, join(dir, 'bytes'));
+    console.log(
+      `gradient bytes of one batch of ${settings.batch} at ${settings.bytesItems} items (${bytes.parameters} parameters): ` +
+        `${bytes.touchedItemRows} of ${bytes.itemRows} item rows touched; ` +
+        `sparse ${(bytes.sparseBytes! / 1e6).toFixed(2)} MB, sparse + float16 dense ${(bytes.sparseFloat16Bytes! / 1e6).toFixed(2)} MB, ` +
+        `dense ${(bytes.denseBytes! / 1e6).toFixed(2)} MB, dense float16 ${(bytes.denseFloat16Bytes! / 1e6).toFixed(2)} MB`,
+    );
+    console.log(`load average at end: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
