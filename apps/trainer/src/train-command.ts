@@ -136,6 +136,8 @@ export interface TrainHooks {
   loggerName?: string;
   /** Creates the runner of the optimizer steps once model and data are ready; default: every step in this process. */
   createStepRunner?(setup: TrainSetup): Promise<StepRunner>;
+  /** Changes the freshly created model's weights before a new run's first step (a warm start); not called on --resume. */
+  initializeModel?(model: CustomerModel, setup: TrainSetup): Promise<void>;
 }
 
 /** Trains (or, for a baseline, counts) and evaluates; returns what metrics.json holds. */
@@ -188,7 +190,9 @@ export async function runTrainCommand(options: TrainCommandOptions, hooks: Train
   logger.info({ model: variant.name, parameters: model.parameterCount, backend: backend.name, config: modelConfig }, 'model created');
   let runner: StepRunner | undefined;
   try {
-    runner = await hooks.createStepRunner?.({ runDir, modelName: variant.name, modelConfig, training, data, logger });
+    const setup: TrainSetup = { runDir, modelName: variant.name, modelConfig, training, data, logger };
+    if (!options.resume) await hooks.initializeModel?.(model, setup);
+    runner = await hooks.createStepRunner?.(setup);
     const trainerOptions: TrainerOptions = { ...training, runDir, modelConfig, resume: options.resume, extra: { backend: backend.name, ...runner?.record } };
     const outcome = await train(model, data, trainerOptions, logger, runner?.step);
     await runner?.close();
