@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerNightlyCommands } from './nightly-command.ts';
 import { registerStartCommand } from './start-command.ts';
 
 const program = new Command('mcm-coordinator')
@@ -7,5 +8,6 @@ const program = new Command('mcm-coordinator')
   .showHelpAfterError();
 
 registerStartCommand(program);
+registerNightlyCommands(program);
 
 await program.parseAsync(process.argv);

@@ -11,6 +11,7 @@ import {
   redisUrlFromEnvironment,
 } from '@mcm/queue';
 import { addTrainOptions, runTrainCommand, type StepRunner, type TrainCommandOptions, type TrainSetup } from '@mcm/trainer/train-command';
+import { warmStartModel } from './nightly/warm-start.ts';
 import { startStatusServer } from './status-server.ts';
 
 /** The options of `start`: those of `train` plus the distributed ones. */
@@ -21,6 +22,7 @@ export interface StartCommandOptions extends TrainCommandOptions {
   float16Gradients: boolean;
   statusPort?: number;
   statusHost: string;
+  warmStart?: string;
 }
 
 export function registerStartCommand(program: Command): void {
@@ -39,6 +41,7 @@ export function registerStartCommand(program: Command): void {
     .option('--float16-gradients', 'send dense gradients as float16: half the bytes, 11 significant bits (the losses then differ slightly from a single process)', false)
     .addOption(new Option('--status-port <port>', 'serve the run status as JSON on GET /status at this port (0 picks a free one)').argParser(portNumber))
     .option('--status-host <host>', 'interface of the status endpoint', '127.0.0.1')
+    .option('--warm-start <run>', "start from this run's best weights, vocabulary rows mapped by value (new values start fresh); ignored with --resume")
     .action(async (options: StartCommandOptions) => {
       await runStartCommand(options);
     });
@@ -61,12 +64,14 @@ export async function runStartCommand(options: StartCommandOptions): Promise<voi
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 
+  const warmStart = options.warmStart === undefined ? undefined : resolve(options.warmStart);
   await runTrainCommand(options, {
     loggerName: 'coordinator',
     createStepRunner: async (setup: TrainSetup) => {
       runner = await createDistributedRunner(setup, { ...options, redisUrl, policy, run });
       return runner;
     },
+    ...(warmStart === undefined ? {} : { initializeModel: async (model, setup) => void (await warmStartModel(model, setup.data.dir, warmStart, setup.logger)) }),
   });
 }
 
