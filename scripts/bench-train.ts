@@ -220,6 +220,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '3' },
       backend: { type: 'string', default: 'wasm' },
       'skip-torch': { type: 'boolean', default: false },
+      'torch-threads': { type: 'string', default: '2' },
       profile: { type: 'boolean', default: false },
       'batched-matmul': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -237,6 +238,7 @@ async function main(): Promise<void> {
         '  --warmup N        untimed steps first (default 3)',
         '  --backend NAME    tfjs backend: wasm, cpu, tensorflow or auto (default wasm)',
         '  --skip-torch      do not run the PyTorch reference',
+        '  --torch-threads LIST  comma-separated torch thread counts to run; the first sets the ratio (default 2)',
         '  --profile         print the slowest kernels of one step of the first variant',
         "  --batched-matmul  time the ways of running attention's batched products on wasm, then exit",
       ].join('\n'),
@@ -288,17 +290,20 @@ async function main(): Promise<void> {
     printResult(results[results.length - 1]!);
   }
 
-  const torch = values['skip-torch'] ? { skipped: '--skip-torch given' } : runTorch(config);
-  if ('result' in torch) {
-    printResult(torch.result);
-  } else {
-    console.log(`pytorch: skipped (${torch.skipped})`);
+  const torchThreads = values['torch-threads'].split(',').map((text) => positiveInteger(text.trim(), 'torch-threads'));
+  const torchRuns = values['skip-torch'] ? [] : torchThreads.map((threads) => runTorch(config, threads));
+  if (values['skip-torch']) console.log('pytorch: skipped (--skip-torch given)');
+  for (const run of torchRuns) {
+    if ('result' in run) printResult(run.result);
+    else console.log(`pytorch: skipped (${run.skipped})`);
   }
   console.log(`load average after: ${formatLoad()}`);
 
   const ours = results.find((result) => result.label.endsWith(' engine')) ?? results[0];
-  if ('result' in torch && ours !== undefined) {
-    console.log(`ratio (pytorch / mcm sequences per second): ${(torch.result.sequencesPerSecond / ours.sequencesPerSecond).toFixed(2)}`);
+  const reference = torchRuns[0];
+  if (reference !== undefined && 'result' in reference && ours !== undefined) {
+    const ratio = reference.result.sequencesPerSecond / ours.sequencesPerSecond;
+    console.log(`ratio (pytorch / mcm sequences per second): ${ratio.toFixed(2)}`);
   } else {
     console.log('ratio (pytorch / mcm sequences per second): n/a, no PyTorch run');
   }
@@ -318,14 +323,20 @@ async function timeVariant(config: BenchConfig, variant: Variant, profile: boole
   };
 
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   let tensorsAfterWarmup = 0;
   let lastLoss = Number.NaN;
   for (let i = 0; i < config.warmup + config.steps; i++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const value = step(i);
     lastLoss = (await value.data())[0]!;
     value.dispose();
-    if (i >= config.warmup) times.push(performance.now() - start);
+    if (i >= config.warmup) {
+      times.push(performance.now() - start);
+      const cpu = process.cpuUsage(cpuStart);
+      cpuTimes.push((cpu.user + cpu.system) / 1000);
+    }
     if (i === config.warmup - 1) tensorsAfterWarmup = tf.memory().numTensors;
   }
   const tensorsFlat = tf.memory().numTensors === tensorsAfterWarmup;
@@ -336,12 +347,16 @@ async function timeVariant(config: BenchConfig, variant: Variant, profile: boole
   tf.dispose(variables);
   for (const batch of batches) tf.dispose([batch.ids, batch.mask, batch.labels]);
 
-  times.sort((a, b) => a - b);
-  const medianMs = times[Math.floor(times.length / 2)]!;
+  const medianMs = median(times);
+  // CPU time counts only this process's work, so it moves less than wall time when other
+  // processes share the cores.
+  const cpuMs = median(cpuTimes);
   return {
     medianMs,
     sequencesPerSecond: (config.batch / medianMs) * 1000,
-    detail: `${variant.description}; loss ${lastLoss.toFixed(3)}; tensor count ${tensorsFlat ? 'flat' : 'GROWING'}`,
+    detail:
+      `${variant.description}; CPU ${cpuMs.toFixed(1)} ms / step; loss ${lastLoss.toFixed(3)}; ` +
+      `tensor count ${tensorsFlat ? 'flat' : 'GROWING'}`,
   };
 }
 
@@ -525,7 +540,7 @@ function timeBatchedProducts(config: BenchConfig): void {
 }
 
 /** Runs the PyTorch reference with the first Python that imports torch. */
-function runTorch(config: BenchConfig): { result: StepResult } | { skipped: string } {
+function runTorch(config: BenchConfig, threads: number): { result: StepResult } | { skipped: string } {
   if (!existsSync(TORCH_REFERENCE)) return { skipped: `${TORCH_REFERENCE} not found` };
   const python = findTorchPython();
   if (python === undefined) {
@@ -534,7 +549,7 @@ function runTorch(config: BenchConfig): { result: StepResult } | { skipped: stri
 
   const args = [
     TORCH_REFERENCE,
-    ...['--threads', '2', '--batch', String(config.batch), '--length', String(config.length)],
+    ...['--threads', String(threads), '--batch', String(config.batch), '--length', String(config.length)],
     ...['--items', String(config.items), '--hidden', String(config.hidden), '--heads', String(config.heads)],
     ...['--layers', String(config.layers), '--ffn', String(config.ffn)],
     ...['--steps', String(config.steps), '--warmup', String(config.warmup)],
@@ -569,6 +584,11 @@ function printResult(result: StepResult): void {
     `${result.label.padEnd(36)} ${result.medianMs.toFixed(1).padStart(9)} ms / step ` +
       `${result.sequencesPerSecond.toFixed(1).padStart(8)} sequences / s  (${result.detail})`,
   );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function formatLoad(): string {

@@ -7,9 +7,9 @@ import { canRunSlicedBatchMatMul, slicedBatchMatMul } from './wasm-kernels.ts';
  * The wasm backend sends a product to XNNPACK only when neither operand is transposed and
  * the batch size is 1. Everything else runs a scalar loop, roughly ten times slower. tfjs's
  * own matMul gradient multiplies transposed operands, so the backward pass fell on that
- * loop. The ops here transpose explicitly (a cheap copy), multiply untransposed, fold a
- * batch into the rows when the other operand is shared, and send the remaining batched
- * products (attention) to SlicedBatchMatMul. On other backends they call tf.matMul with
+ * loop. The ops here transpose explicitly (a copy), multiply untransposed, fold a batch
+ * into the rows when the other operand is shared, and send the remaining batched products
+ * (attention) to SlicedBatchMatMul. On other backends they call tf.matMul with
  * the transpose flags, which those backends handle natively.
  */
 

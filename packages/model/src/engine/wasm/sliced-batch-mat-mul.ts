@@ -46,35 +46,50 @@ export function slicedBatchMatMulKernel(args: KernelArgs): tf.TensorInfo {
   const aStride = batchA === 1 ? 0 : m * k * 4;
   const bStride = batchB === 1 ? 0 : k * n * 4;
   const outStride = m * n * 4;
+  const views = viewIds(internals);
 
   // The C function reads shapes as 32-bit integers from the heap: [1, m, k] then [1, k, n].
   const shapes = module._malloc(24) >>> 0;
   new Int32Array(module.HEAPU8.buffer, shapes, 6).set([1, m, k, 1, k, n]);
 
-  // Each slice is registered as a tensor of its own that points into its operand. The
-  // XNNPACK operator is cached on the id of b's slice and freed when that id is disposed,
-  // so a shared b slice (batchB = 1) is packed once for the whole batch.
-  const sharedB = batchB === 1 ? registerView(internals, bOffset, k * n) : 0;
+  // Each slice is registered under a view id that points into its operand. The XNNPACK
+  // operator is cached on b's id and freed when that id is disposed, so a shared b slice
+  // (batchB = 1) stays registered and is packed once for the whole batch.
+  if (batchB === 1) module.tfjs.registerTensor(views.b, k * n, bOffset);
   try {
     for (let i = 0; i < batch; i++) {
-      const aId = registerView(internals, aOffset + i * aStride, m * k);
-      const bId = sharedB !== 0 ? sharedB : registerView(internals, bOffset + i * bStride, k * n);
-      const outId = registerView(internals, outOffset + i * outStride, m * n);
-      batchMatMul(aId, shapes, 3, bId, shapes + 12, 3, 0, 0, outId);
-      module.tfjs.disposeData(aId);
-      if (bId !== sharedB) module.tfjs.disposeData(bId);
-      module.tfjs.disposeData(outId);
+      module.tfjs.registerTensor(views.a, m * k, aOffset + i * aStride);
+      if (batchB !== 1) module.tfjs.registerTensor(views.b, k * n, bOffset + i * bStride);
+      module.tfjs.registerTensor(views.out, m * n, outOffset + i * outStride);
+      batchMatMul(views.a, shapes, 3, views.b, shapes + 12, 3, 0, 0, views.out);
+      module.tfjs.disposeData(views.a);
+      if (batchB !== 1) module.tfjs.disposeData(views.b);
+      module.tfjs.disposeData(views.out);
     }
   } finally {
-    if (sharedB !== 0) module.tfjs.disposeData(sharedB);
+    // Disposing an id that is not registered does nothing, and a view left registered
+    // after an error would make the next registration of its id a no-op.
+    module.tfjs.disposeData(views.a);
+    module.tfjs.disposeData(views.b);
+    module.tfjs.disposeData(views.out);
     module._free(shapes);
   }
   return out;
 }
 
-/** Registers `size` floats at byte `offset` of the heap as a tensor id of their own. */
-function registerView(internals: WasmInternals, offset: number, size: number): number {
-  const id = internals.dataIdNextNumber++;
-  internals.wasm.tfjs.registerTensor(id, size, offset);
-  return id;
+/**
+ * Three tensor ids reserved once per backend for slice views. Reusing them keeps the
+ * backend's id counter, which the C side reads as a 32-bit integer, from running through
+ * three ids per slice: about 14,000 per step of the benchmark model, which would wrap
+ * after some 300,000 steps.
+ */
+const reservedViewIds = new WeakMap<object, { a: number; b: number; out: number }>();
+
+function viewIds(internals: WasmInternals): { a: number; b: number; out: number } {
+  let ids = reservedViewIds.get(internals);
+  if (ids === undefined) {
+    ids = { a: internals.dataIdNextNumber++, b: internals.dataIdNextNumber++, out: internals.dataIdNextNumber++ };
+    reservedViewIds.set(internals, ids);
+  }
+  return ids;
 }
