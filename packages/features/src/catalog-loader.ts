@@ -75,7 +75,7 @@ async function insertRowCatalogFile(session: DuckDBSession, catalog: RowCatalog,
 
   const values = plan.catalogColumns.map((need) => `, ${reader.column(need.column, need.shape)}`).join('');
   await session.run(
-    `INSERT INTO catalog_rows SELECT ${file.index}, ${reader.record}, nullif(trim(${reader.column(catalog.itemKey, 'text')}), '')${values} ` +
+    `INSERT INTO catalog_rows SELECT ${file.index}, ${reader.record}, nullif(${reader.column(catalog.itemKey, 'text')}, '')${values} ` +
       `FROM ${reader.from('load', true)}${reader.skipRow === null ? '' : ` WHERE NOT ${reader.skipRow}`}`,
   );
 }

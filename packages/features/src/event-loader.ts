@@ -4,7 +4,7 @@ import type { ColumnPlan } from './column-plan.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
 import { openFileReader, READER_REJECTS_TABLE, READER_SCANS_TABLE, type FileReader, type ReadMode } from './file-reader.ts';
 import type { SourceFile } from './source-files.ts';
-import { sqlString, sqlStringList } from './sql.ts';
+import { sqlString } from './sql.ts';
 import { timeExpression } from './time-expression.ts';
 
 /**
@@ -86,7 +86,7 @@ function rowSourceSelect(reader: FileReader, source: RowEventSource, plan: Colum
   const fields = [
     `${reader.file.index} AS file_index`,
     `${reader.brokenRow ?? 'false'} AS broken`,
-    `nullif(trim(${text(source.customer)}), '') AS customer`,
+    `nullif(${text(source.customer)}, '') AS customer`,
     `${timeExpression(time, reader.typedColumn(time.column), reader.columnType(time.column), plusMilliseconds)} AS time_ms`,
     `${eventType} AS event_type`,
     `nullif(${text(source.item)}, '') AS item`,
@@ -102,7 +102,7 @@ function rowSourceSelect(reader: FileReader, source: RowEventSource, plan: Colum
     `CASE WHEN broken THEN 'invalid-json' ` +
     `WHEN customer IS NULL THEN 'missing-customer' ` +
     `WHEN time_ms IS NULL THEN 'unparseable-timestamp' ` +
-    (allowed === undefined ? '' : `WHEN event_type IS NOT NULL AND event_type NOT IN (SELECT unnest(${sqlStringList(allowed)})) THEN 'unknown-event-type' `) +
+    (allowed === undefined ? '' : `WHEN event_type IS NOT NULL AND event_type NOT IN (${allowed.map(sqlString).join(', ')}) THEN 'unknown-event-type' `) +
     'END';
 
   if (mode === 'locate') {

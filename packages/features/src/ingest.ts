@@ -10,18 +10,11 @@ import { createRawEventsTable, loadRowSource, loadSequenceSource, type FileLoad 
 import { computeFingerprint } from './fingerprint.ts';
 import { writeManifest } from './manifest-builder.ts';
 import { assertRejectFraction, collectRejects, REJECT_FILE, writeRejectFile, type EventFile } from './rejects.ts';
-import { writeShards, type FeatureIdColumn } from './shard-writer.ts';
+import { buildShardEvents, writeShards } from './shard-writer.ts';
 import { resolveSourceFiles, type SourceFile } from './source-files.ts';
-import {
-  applyFrequencyFilter,
-  buildEventsTable,
-  buildSequencedTable,
-  countRows,
-  eventTimeRange,
-  SEQUENCED_TABLE,
-} from './sequences.ts';
+import { buildKeptCustomersTable, buildOrderedEvents, buildSequencedTable, dropSequences, eventTimeRange, SEQUENCED_TABLE } from './sequences.ts';
 import { manifestSplit, resolveCutoffs } from './split.ts';
-import { buildVocabulary, vocabularyIdColumn } from './vocabulary.ts';
+import { buildVocabularies } from './vocabulary.ts';
 
 /** Defaults of the machine-side ingest options, each with its reason. */
 export const INGEST_DEFAULTS = {
@@ -82,43 +75,41 @@ export async function runIngest(options: IngestOptions): Promise<Manifest> {
     if (rejects.rejectedRows > 0) logger.warn({ rejectedRows: rejects.rejectedRows, byReason: rejects.rejectsByReason, file: join(outDir, REJECT_FILE) }, 'rows rejected');
     await assertRejectFraction(session, rejects, config, options.configSource, join(outDir, REJECT_FILE));
 
-    // 3. Drop duplicates, derive the features, filter, order, truncate and split.
-    const duplicateRows = await buildEventsTable(session, config, plan, hasCatalog);
-    const filteredEvents = await applyFrequencyFilter(session, config.filter);
+    // 3. Order each customer's events, drop duplicates, filter, truncate and split.
+    const { duplicateRows, filteredEvents } = await buildOrderedEvents(session, config, plan);
     const range = await eventTimeRange(session);
     if (range === null) throw noEventsError(loads, rejects.rowsRead, options);
     const cutoffs = resolveCutoffs(config.split, range.first, range.last);
     const truncatedEvents = await buildSequencedTable(session, config, cutoffs);
+    await buildKeptCustomersTable(session, config);
     logger.info({ duplicateRows, filteredEvents, truncatedEvents, cutoffs }, 'sequences built');
 
     // 4. Vocabularies from the training period, then the shards.
-    const vocabularySizes: number[] = [];
-    const idColumns: FeatureIdColumn[] = [];
-    for (const [index, feature] of config.features.entries()) {
-      vocabularySizes.push(await buildVocabulary(session, feature, index, outDir));
-      idColumns.push({ feature, ...(await vocabularyIdColumn(session, feature, index)) });
-    }
+    const vocabularies = await buildVocabularies(session, config, plan, hasCatalog, outDir);
+    const vocabularySizes = vocabularies.sizes;
     logger.info({ vocabularies: Object.fromEntries(config.features.map((feature, i) => [feature.name, vocabularySizes[i]])) }, 'vocabularies built');
-    const shards = await writeShards(session, config.shards, idColumns, outDir, logger);
-
-    // 5. The manifest last, so that its presence marks a complete output.
-    const splitCounts = await session.row(
-      `SELECT count(*) FILTER (WHERE split = 0) AS train, count(*) FILTER (WHERE split = 1) AS validation, ` +
+    const counts = await session.row(
+      `SELECT count(*) AS events, count(*) FILTER (WHERE split = 0) AS train, count(*) FILTER (WHERE split = 1) AS validation, ` +
         `count(*) FILTER (WHERE split = 2) AS test, count(*) FILTER (WHERE first_event) AS customers FROM ${SEQUENCED_TABLE}`,
     );
+    await buildShardEvents(session, vocabularies.columns);
+    await dropSequences(session);
+    const shards = await writeShards(session, config.shards, config.features, outDir, logger);
+
+    // 5. The manifest last, so that its presence marks a complete output.
     const manifest = await writeManifest(
       outDir,
       config,
       {
-        customers: Number(splitCounts.customers),
-        events: await countRows(session, SEQUENCED_TABLE),
+        customers: Number(counts.customers),
+        events: Number(counts.events),
         rowsRead: rejects.rowsRead,
         rejectedRows: rejects.rejectedRows,
         rejectsByReason: rejects.rejectsByReason,
         duplicateRows,
         filteredEvents,
         truncatedEvents,
-        splitEvents: { train: Number(splitCounts.train), validation: Number(splitCounts.validation), test: Number(splitCounts.test) },
+        splitEvents: { train: Number(counts.train), validation: Number(counts.validation), test: Number(counts.test) },
       },
       vocabularySizes,
       { split: manifestSplit(config.split, cutoffs), shards, fingerprint, rejectFile },

@@ -3,182 +3,195 @@ import type { DuckDBListVector, DuckDBVector } from '@duckdb/node-api';
 import { startProgress, writeFileAtomic, type Logger } from '@mcm/common';
 import { encodeShard, type FeatureColumn, type FeatureConfig, type Manifest, type ShardData } from '@mcm/schema';
 import type { DuckDBSession } from './duckdb-session.ts';
-import { SEQUENCED_TABLE } from './sequences.ts';
+import { KEPT_CUSTOMERS_TABLE, SEQUENCED_TABLE } from './sequences.ts';
+import type { FeatureIdColumns } from './vocabulary.ts';
 
 /** Relative path of shard `index` inside the output directory. */
 export function shardFile(index: number): string {
   return `shards/shard-${String(index).padStart(5, '0')}.bin`;
 }
 
-/** The SQL that yields one feature's vocabulary ids (see vocabularyIdColumn). */
-export interface FeatureIdColumn {
-  feature: FeatureConfig;
-  select: string;
-  join: string;
-}
+/** Every kept event with its shard, index in the shard, time, split and vocabulary ids. */
+const SHARD_EVENTS_TABLE = 'shard_events';
 
-interface ShardSize {
-  customers: number;
-  events: number;
-  /** Total values of each multi-valued feature, by feature position. */
-  values: Map<number, number>;
+/**
+ * Maps every kept event to its shard, its index in the shard and its vocabulary ids, in
+ * one pass into a table of numbers that each shard's query then filters cheaply.
+ *
+ * KEPT_CUSTOMERS_TABLE gives each customer's offset in its shard, so every event's
+ * index is known in SQL and no sort of all events is needed.
+ */
+export async function buildShardEvents(session: DuckDBSession, columns: FeatureIdColumns): Promise<void> {
+  // A customer's most recent kept event (from_end 1) is its last, at event_offset + kept - 1.
+  const eventIndex = 'CAST(k.event_offset + k.kept - s.from_end AS INTEGER)';
+  await session.run(
+    `CREATE TABLE ${SHARD_EVENTS_TABLE} AS SELECT s.shard, ${eventIndex} AS event_index, s.time_ms, s.split, ${columns.selects.join(', ')} ` +
+      `FROM ${SEQUENCED_TABLE} s JOIN ${KEPT_CUSTOMERS_TABLE} k USING (customer_code) ${columns.joins.join(' ')}`,
+  );
 }
 
 /**
- * Streams SEQUENCED_TABLE, ordered by shard, customer id (byte order) and time, into
- * one shard file per shard, written with encodeShard. Only one shard is in memory at
- * a time; its arrays are allocated at their final size from per-shard counts.
+ * Writes one shard file per shard with encodeShard from the table buildShardEvents
+ * made. Customers are in ascending byte order of their id, each customer's events in
+ * time order. Only one shard is in memory at a time.
  */
 export async function writeShards(
   session: DuckDBSession,
   shardCount: number,
-  columns: readonly FeatureIdColumn[],
+  features: readonly FeatureConfig[],
   outDir: string,
   logger: Logger,
 ): Promise<Manifest['shards']> {
-  const sizes = await measureShards(session, shardCount, columns);
-  const totalCustomers = sizes.reduce((sum, size) => sum + size.customers, 0);
-  const progress = startProgress(logger, 'write shards', totalCustomers, 'customers');
-
-  const sql =
-    `SELECT s.shard, CASE WHEN s.first_event THEN s.customer END AS customer, s.time_ms, s.split, ` +
-    `${columns.map((column) => column.select).join(', ')} FROM ${SEQUENCED_TABLE} s ${columns.map((column) => column.join).join(' ')} ` +
-    'ORDER BY s.shard, s.customer, s.time_ms, s.tie';
-  const result = await session.connection.stream(sql);
+  const total = await session.row(`SELECT count(*) AS n FROM ${KEPT_CUSTOMERS_TABLE}`);
+  const progress = startProgress(logger, 'write shards', Number(total.n), 'customers');
 
   const entries: Manifest['shards'] = [];
-  let builder: ShardBuilder | null = null;
   let customersWritten = 0;
-  const finish = async (next: number) => {
-    // Shards with no customer still get a file, so every shard index has one.
-    while (entries.length < next) {
-      const shard = entries.length;
-      const data = builder !== null && builder.shard === shard ? builder.finish() : new ShardBuilder(shard, emptySize(), columns).finish();
-      await writeFileAtomic(join(outDir, shardFile(shard)), encodeShard(data));
-      entries.push({ file: shardFile(shard), customers: data.customerIds.length, events: data.time.length });
-      customersWritten += data.customerIds.length;
-      progress.update(customersWritten);
-    }
-  };
+  for (let shard = 0; shard < shardCount; shard++) {
+    const data = await readShard(session, shard, features);
+    await writeFileAtomic(join(outDir, shardFile(shard)), encodeShard(data));
+    entries.push({ file: shardFile(shard), customers: data.customerIds.length, events: data.time.length });
 
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (chunk === null || chunk.rowCount === 0) break;
-    const shardVector = chunk.getColumnVector(0);
-    const customerVector = chunk.getColumnVector(1);
-    const timeVector = chunk.getColumnVector(2);
-    const splitVector = chunk.getColumnVector(3);
-    const featureVectors = columns.map((_, i) => chunk.getColumnVector(4 + i));
-
-    for (let row = 0; row < chunk.rowCount; row++) {
-      const shard = shardVector.getItem(row) as number;
-      if (builder === null || builder.shard !== shard) {
-        await finish(shard);
-        builder = new ShardBuilder(shard, sizes[shard]!, columns);
-      }
-      builder.addEvent(
-        customerVector.getItem(row) as string | null,
-        timeVector.getItem(row) as number,
-        splitVector.getItem(row) as number,
-        featureVectors,
-        row,
-      );
-    }
+    customersWritten += data.customerIds.length;
+    progress.update(customersWritten, { shard });
+    logger.debug({ shard, customers: data.customerIds.length, events: data.time.length }, 'shard written');
   }
-  await finish(shardCount);
   progress.stop();
   return entries;
 }
 
-async function measureShards(session: DuckDBSession, shardCount: number, columns: readonly FeatureIdColumn[]): Promise<ShardSize[]> {
-  const multi = columns.map((column, i) => ({ column, i })).filter(({ column }) => column.feature.kind === 'multi');
-  const valueSums = multi.map(({ i }) => `, sum(len(f_${i})) AS values_${i}`).join('');
-  const rows = await session.rows(
-    `SELECT shard, count(*) AS events, count(*) FILTER (WHERE first_event) AS customers${valueSums} FROM ${SEQUENCED_TABLE} GROUP BY shard`,
+async function readShard(session: DuckDBSession, shard: number, features: readonly FeatureConfig[]): Promise<ShardData> {
+  const customers = await session.rows(
+    `SELECT customer, kept, event_offset FROM ${KEPT_CUSTOMERS_TABLE} WHERE shard = ${shard} ORDER BY customer_code`,
   );
+  const customerIds = customers.map((row) => String(row.customer));
+  const customerOffsets = new Int32Array(customers.length + 1);
+  customers.forEach((row, c) => (customerOffsets[c + 1] = Number(row.event_offset) + Number(row.kept)));
+  const builder = new ShardBuilder(customerOffsets[customers.length]!, features);
 
-  const sizes = Array.from({ length: shardCount }, emptySize);
-  for (const row of rows) {
-    const size = sizes[Number(row.shard)]!;
-    size.events = Number(row.events);
-    size.customers = Number(row.customers);
-    for (const { i } of multi) size.values.set(i, Number(row[`values_${i}`]));
+  // The shard's rows are materialized in DuckDB and read chunk by chunk without an
+  // await each: fetching 2,048-row chunks of a streaming result one by one costs a
+  // round trip to DuckDB's thread per chunk.
+  const featureColumns = features.map((_, i) => `f_${i}`);
+  const result = await session.connection.run(
+    `SELECT event_index, time_ms, split, ${featureColumns.join(', ')} FROM ${SHARD_EVENTS_TABLE} WHERE shard = ${shard}`,
+  );
+  for (let chunkIndex = 0; chunkIndex < result.chunkCount; chunkIndex++) {
+    const chunk = result.getChunk(chunkIndex);
+    const indexVector = chunk.getColumnVector(0);
+    const timeVector = chunk.getColumnVector(1);
+    const splitVector = chunk.getColumnVector(2);
+    const featureVectors = features.map((_, i) => chunk.getColumnVector(3 + i));
+    for (let row = 0; row < chunk.rowCount; row++) {
+      builder.setEvent(indexVector.getItem(row) as number, timeVector.getItem(row) as number, splitVector.getItem(row) as number, featureVectors, row);
+    }
   }
-  return sizes;
+
+  return { customerIds, customerOffsets, time: builder.time, split: builder.split, features: builder.finish(shard) };
 }
 
-function emptySize(): ShardSize {
-  return { customers: 0, events: 0, values: new Map() };
+/** A growable list of int32 values. */
+class Int32List {
+  private data = new Int32Array(1024);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = value;
+  }
+
+  get(index: number): number {
+    return this.data[index]!;
+  }
 }
 
-/** Fills the typed arrays of one shard event by event. */
+/**
+ * The values of a multi-valued feature while events arrive out of order: each event's
+ * list is appended to `arrived`, and `start` / `length` remember where, so that
+ * finish() can lay the lists out in event order.
+ */
+interface MultiColumnBuffer {
+  kind: 'multi';
+  arrived: Int32List;
+  start: Int32Array;
+  length: Int32Array;
+}
+
+/** Fills the per-event arrays of one shard; events may arrive in any order. */
 class ShardBuilder {
-  private readonly customerIds: string[] = [];
-  private readonly customerOffsets: Int32Array;
-  private readonly time: Float64Array;
-  private readonly split: Uint8Array;
-  private readonly features: FeatureColumn[];
-  private events = 0;
-  private readonly valuesWritten: number[];
+  readonly time: Float64Array;
+  readonly split: Uint8Array;
+  private readonly columns: Array<{ kind: 'single'; values: Int32Array } | MultiColumnBuffer>;
+  private readonly seen: Uint8Array;
+  private eventsSet = 0;
 
   constructor(
-    readonly shard: number,
-    private readonly size: ShardSize,
-    private readonly columns: readonly FeatureIdColumn[],
+    private readonly events: number,
+    private readonly features: readonly FeatureConfig[],
   ) {
-    this.customerOffsets = new Int32Array(size.customers + 1);
-    this.time = new Float64Array(size.events);
-    this.split = new Uint8Array(size.events);
-    this.features = columns.map((column, i) =>
-      column.feature.kind === 'single'
-        ? { kind: 'single', values: new Int32Array(size.events) }
-        : { kind: 'multi', offsets: new Int32Array(size.events + 1), values: new Int32Array(size.values.get(i) ?? 0) },
+    this.time = new Float64Array(events);
+    this.split = new Uint8Array(events);
+    this.seen = new Uint8Array(events);
+    this.columns = features.map((feature) =>
+      feature.kind === 'single'
+        ? { kind: 'single', values: new Int32Array(events) }
+        : { kind: 'multi', arrived: new Int32List(), start: new Int32Array(events), length: new Int32Array(events) },
     );
-    this.valuesWritten = columns.map(() => 0);
   }
 
-  /** Appends one event; `customer` is non-null on the first event of each customer. */
-  addEvent(customer: string | null, time: number, split: number, featureVectors: readonly DuckDBVector[], row: number): void {
-    const event = this.events;
-    if (customer !== null) {
-      this.customerOffsets[this.customerIds.length] = event;
-      this.customerIds.push(customer);
+  setEvent(event: number, time: number, split: number, featureVectors: readonly DuckDBVector[], row: number): void {
+    if (event < 0 || event >= this.events || this.seen[event] === 1) {
+      throw new Error(`event index ${event} is outside the shard's ${this.events} events or repeated; this is a bug in the ingest`);
     }
+    this.seen[event] = 1;
+    this.eventsSet += 1;
     this.time[event] = time;
     this.split[event] = split;
 
-    this.features.forEach((column, i) => {
+    for (let i = 0; i < this.columns.length; i++) {
+      const column = this.columns[i]!;
       const vector = featureVectors[i]!;
       if (column.kind === 'single') {
         column.values[event] = vector.getItem(row) as number;
-        return;
+        continue;
       }
       const list = vector as DuckDBListVector;
       const start = list.getEntryOffset(row);
       const length = list.getEntryLength(row);
       const child = list.childVector;
-      let written = this.valuesWritten[i]!;
-      for (let k = 0; k < length; k++) column.values[written++] = child.getItem(start + k) as number;
-      this.valuesWritten[i] = written;
-      column.offsets[event + 1] = written;
-    });
-    this.events = event + 1;
+      column.start[event] = column.arrived.length;
+      column.length[event] = length;
+      for (let k = 0; k < length; k++) column.arrived.push(child.getItem(start + k) as number);
+    }
   }
 
-  finish(): ShardData {
-    if (this.events !== this.size.events || this.customerIds.length !== this.size.customers) {
-      throw new Error(
-        `shard ${this.shard}: wrote ${this.events} events of ${this.customerIds.length} customers, ` +
-          `but the counts promised ${this.size.events} and ${this.size.customers}; this is a bug in the ingest`,
-      );
+  /** Returns the feature columns, with multi-valued lists laid out in event order. */
+  finish(shard: number): Record<string, FeatureColumn> {
+    if (this.eventsSet !== this.events) {
+      throw new Error(`shard ${shard}: received ${this.eventsSet} of its ${this.events} events; this is a bug in the ingest`);
     }
-    this.customerOffsets[this.customerIds.length] = this.events;
-    return {
-      customerIds: this.customerIds,
-      customerOffsets: this.customerOffsets,
-      time: this.time,
-      split: this.split,
-      features: Object.fromEntries(this.columns.map((column, i) => [column.feature.name, this.features[i]!])),
-    };
+
+    const features: Record<string, FeatureColumn> = {};
+    this.features.forEach((feature, i) => {
+      const column = this.columns[i]!;
+      if (column.kind === 'single') {
+        features[feature.name] = column;
+        return;
+      }
+      const offsets = new Int32Array(this.events + 1);
+      for (let event = 0; event < this.events; event++) offsets[event + 1] = offsets[event]! + column.length[event]!;
+      const values = new Int32Array(offsets[this.events]!);
+      for (let event = 0; event < this.events; event++) {
+        const from = column.start[event]!;
+        const target = offsets[event]!;
+        for (let k = 0; k < column.length[event]!; k++) values[target + k] = column.arrived.get(from + k);
+      }
+      features[feature.name] = { kind: 'multi', offsets, values };
+    });
+    return features;
   }
 }

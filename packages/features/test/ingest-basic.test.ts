@@ -23,6 +23,8 @@ describe('ingest of basic/events.csv', () => {
     expect(manifest.tasks).toEqual(['product_line', 'category', 'subcategory', 'brand', 'item']);
     expect(manifest.itemFeature).toBe('item');
     expect(manifest.timeUnit).toBe('epoch-ms');
+    const { rejectedRows, duplicateRows, filteredEvents, truncatedEvents, events } = manifest;
+    expect(manifest.rowsRead).toBe(rejectedRows + duplicateRows + filteredEvents! + truncatedEvents + events);
   });
 
   it('builds vocabularies from the training period', async () => {
