@@ -113,7 +113,10 @@ export class GradientCoordinator {
     };
 
     this.events.on('completed', ({ jobId, returnvalue }) => {
-      this.completed.set(jobId, typeof returnvalue === 'string' ? (JSON.parse(returnvalue) as GradientJobResult) : (returnvalue as GradientJobResult));
+      const result = typeof returnvalue === 'string' ? (JSON.parse(returnvalue) as GradientJobResult | null) : (returnvalue as GradientJobResult | null);
+      // A job without a return value is left to the poll of the jobs in flight.
+      if (result === null || result === undefined) return;
+      this.completed.set(jobId, result);
       this.wake?.();
     });
     this.events.on('failed', ({ jobId, failedReason }) => {
@@ -190,10 +193,10 @@ export class GradientCoordinator {
     this.statusRecord.state = 'training';
     this.statusRecord.step = options.step;
     const dispatchStart = performance.now();
-    const { results, redone, queueCounts } = await this.collect(version, shards, jobData, options.step);
+    const { results, payloads, redone, queueCounts } = await this.collect(version, shards, jobData, options.step);
 
     const sumStart = performance.now();
-    const { sums, bytes } = await this.sumGradients(results);
+    const { sums, bytes } = sumPayloads(payloads);
     const taskLosses: Record<string, number> = {};
     let loss = 0;
     for (const task of tasks) {
@@ -329,10 +332,10 @@ export class GradientCoordinator {
     shards: BatchShard[],
     jobData: (shard: BatchShard) => GradientJobData,
     step: number,
-  ): Promise<{ results: GradientJobResult[]; redone: number; queueCounts: Record<string, number> }> {
+  ): Promise<{ results: GradientJobResult[]; payloads: Buffer[]; redone: number; queueCounts: Record<string, number> }> {
     const { logger, policy } = this.options;
     const inFlight = new Map<string, Dispatched>();
-    const accepted = new Map<number, GradientJobResult>();
+    const accepted = new Map<number, { result: GradientJobResult; payload: Buffer }>();
     let redone = 0;
 
     const job = (shard: BatchShard, redo: number) => {
@@ -387,8 +390,14 @@ export class GradientCoordinator {
           await redoShard(id, `gradients of version ${formatVersion(result)}`);
           continue;
         }
+        const payload = await this.options.redis.getBuffer(result.gradientKey);
+        if (payload === null) {
+          logger.warn({ step, shard: dispatched.shard.shard, job: id, key: result.gradientKey }, 'gradient payload lost: its key is no longer in Redis');
+          await redoShard(id, 'the gradient payload is no longer in Redis');
+          continue;
+        }
         inFlight.delete(id);
-        accepted.set(dispatched.shard.shard, result);
+        accepted.set(dispatched.shard.shard, { result, payload });
       }
       for (const [id, reason] of [...this.failed]) {
         this.failed.delete(id);
@@ -410,37 +419,25 @@ export class GradientCoordinator {
       }
       if (accepted.size < shards.length && this.completed.size === 0 && this.failed.size === 0) await this.waitForEvent(policy.pollIntervalMs);
     }
-    return { results: shards.map((shard) => accepted.get(shard.shard)!), redone, queueCounts };
+    const ordered = shards.map((shard) => accepted.get(shard.shard)!);
+    return { results: ordered.map((entry) => entry.result), payloads: ordered.map((entry) => entry.payload), redone, queueCounts };
   }
 
   /** Reads the state of every job in flight, for results whose event was missed and jobs that Redis lost. */
   private async pollInFlight(inFlight: Map<string, Dispatched>, redoShard: (id: string, reason: string) => Promise<void>): Promise<void> {
     for (const id of [...inFlight.keys()]) {
-      const job = await Job.fromId<GradientJobData, GradientJobResult>(this.queue, id);
-      if (job === undefined) {
+      // The state first: a job read before it completes would carry no return value.
+      const state = await this.queue.getJobState(id);
+      if (state === 'unknown') {
         this.options.logger.warn({ job: id }, 'gradient job lost: it is no longer in Redis');
         await redoShard(id, 'the job is no longer in Redis');
         continue;
       }
-      const state = await job.getState();
-      if (state === 'completed' && !this.completed.has(id)) this.completed.set(id, job.returnvalue);
-      if (state === 'failed' && !this.failed.has(id)) this.failed.set(id, job.failedReason);
+      if (state !== 'completed' && state !== 'failed') continue;
+      const job = await Job.fromId<GradientJobData, GradientJobResult>(this.queue, id);
+      if (state === 'completed' && job?.returnvalue != null && !this.completed.has(id)) this.completed.set(id, job.returnvalue);
+      if (state === 'failed' && job !== undefined && !this.failed.has(id)) this.failed.set(id, job.failedReason);
     }
-  }
-
-  /** Fetches every accepted shard's payload and sums them in shard order, so the sum does not depend on arrival order. */
-  private async sumGradients(results: GradientJobResult[]): Promise<{ sums: Map<string, NamedArray>; bytes: number }> {
-    const sums = new Map<string, NamedArray>();
-    let bytes = 0;
-    for (const result of results) {
-      const payload = await this.options.redis.getBuffer(result.gradientKey);
-      if (payload === null) {
-        throw new Error(`the gradients of shard ${result.shard} of step ${result.step} (${result.gradientKey}) expired before they were read; raise payloadTtlMs`);
-      }
-      addTensors(sums, payload);
-      bytes += payload.byteLength;
-    }
-    return { sums, bytes };
   }
 
   /** Returns the generator state every shard ended in, warning when they differ. */
@@ -475,4 +472,15 @@ function validateCoordinatorOptions(options: CoordinatorOptions): void {
   if (options.run === '' || !/^[A-Za-z0-9._-]+$/.test(options.run)) {
     throw new Error(`run id "${options.run}" may contain only letters, digits, '.', '_' and '-'`);
   }
+}
+
+/** Sums the shards' gradient payloads in shard order, so that the sum does not depend on the order of arrival. */
+function sumPayloads(payloads: Buffer[]): { sums: Map<string, NamedArray>; bytes: number } {
+  const sums = new Map<string, NamedArray>();
+  let bytes = 0;
+  for (const payload of payloads) {
+    addTensors(sums, payload);
+    bytes += payload.byteLength;
+  }
+  return { sums, bytes };
 }

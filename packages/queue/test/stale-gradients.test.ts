@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { train, type TrainingData } from '@mcm/training';
-import type { ModelConfig } from '@mcm/model';
+import type { CustomerModel, ModelConfig } from '@mcm/model';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
 import { useCpuBackend } from '../../training/test/helpers/backend.ts';
 import { GradientCoordinator } from '../src/gradient-coordinator.ts';
@@ -63,84 +63,110 @@ async function connect(): Promise<Redis> {
   return redis;
 }
 
+/**
+ * Runs the fixture run while a rogue worker answers the first job with what `answer`
+ * returns, then an honest worker computes everything else. Returns the steps, the
+ * coordinator's log records and its session.
+ */
+async function runWithRogueAnswer(
+  name: string,
+  answer: (job: Job<GradientJobData, GradientJobResult>, redis: Redis, prefix: string, model: CustomerModel) => Promise<GradientJobResult>,
+): Promise<{ steps: StepLine[]; records: Array<Record<string, unknown> & { msg: string }>; session: string; redis: Redis; prefix: string }> {
+  const prefix = uniquePrefix(name);
+  cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+  const keys = new QueueKeys(prefix);
+  const redis = await connect();
+
+  const rogueHeartbeat = new WorkerHeartbeat(redis, keys, { id: 'rogue', host: 'test', pid: 0, backend: 'none', startedAt: '' }, policy, silentLogger());
+  await rogueHeartbeat.start();
+  const rogue = new Worker<GradientJobData, GradientJobResult>(GRADIENT_QUEUE, null, { connection: redis, prefix, autorun: false });
+  cleanups.push(() => rogue.close());
+
+  const { logger, records } = captureLogger('coordinator');
+  const run = await temporaryRunDir(name);
+  cleanups.push(run.remove);
+  const coordinator = await GradientCoordinator.start({
+    redis: await connect(),
+    prefix,
+    policy,
+    logger,
+    run: name,
+    data,
+    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
+    microBatches: 1,
+    encoding: { sparseRows: true, denseFloat16: false },
+  });
+  cleanups.push(() => coordinator.close());
+
+  const model = createTinyModel(config);
+  const training = train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+
+  let job: Job<GradientJobData, GradientJobResult> | undefined;
+  while (job === undefined) {
+    job = await rogue.getNextJob('rogue-token');
+    if (job === undefined) await sleep(20);
+  }
+  await job.moveToCompleted(await answer(job, redis, prefix, model), 'rogue-token', false);
+  await rogueHeartbeat.stop();
+
+  const honest = await GradientWorker.start({ redis: await connect(), prefix, policy, logger: silentLogger(), backend: 'cpu', id: 'honest' });
+  cleanups.push(() => honest.close());
+  await training;
+  model.dispose();
+  return { steps: await readStepLines(run.dir), records, session: coordinator.session, redis, prefix };
+}
+
+/** A result for `job` that names `gradientKey`, with `overrides` applied. */
+function resultFor(job: Job<GradientJobData, GradientJobResult>, gradientKey: string, overrides: Partial<GradientJobResult>): GradientJobResult {
+  return {
+    run: job.data.run,
+    session: job.data.session,
+    version: job.data.version,
+    step: job.data.step,
+    shard: job.data.shard,
+    worker: 'rogue',
+    gradientKey,
+    bytes: 0,
+    examples: job.data.examples.length,
+    taskLossSums: { category: 1, brand: 1 },
+    labelCounts: job.data.batchLabelCounts,
+    randomState: job.data.randomState,
+    seconds: 0,
+    phases: { weights: 0, compute: 0, upload: 0 },
+    ...overrides,
+  };
+}
+
 describe('stale gradients', () => {
   it('coordinator rejects another version', async () => {
-    const prefix = uniquePrefix('stale');
-    cleanups.push(() => deletePrefix(REDIS_URL, prefix));
-    const keys = new QueueKeys(prefix);
-    const redis = await connect();
-
-    // A rogue worker that answers the first job with large gradients labelled with an
-    // older session's version: applied, they would change every later loss.
-    const rogueHeartbeat = new WorkerHeartbeat(redis, keys, { id: 'rogue', host: 'test', pid: 0, backend: 'none', startedAt: '' }, policy, silentLogger());
-    await rogueHeartbeat.start();
-    const rogue = new Worker<GradientJobData, GradientJobResult>(GRADIENT_QUEUE, null, { connection: redis, prefix, autorun: false });
-    cleanups.push(() => rogue.close());
-
-    const { logger, records } = captureLogger('coordinator');
-    const run = await temporaryRunDir('stale');
-    cleanups.push(run.remove);
-    const coordinator = await GradientCoordinator.start({
-      redis: await connect(),
-      prefix,
-      policy,
-      logger,
-      run: 'stale',
-      data,
-      description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
-      microBatches: 1,
-      encoding: { sparseRows: true, denseFloat16: false },
+    let gradientKey = '';
+    // Large gradients labelled with an older session's version: applied, they would change every later loss.
+    const { steps, records, session, redis } = await runWithRogueAnswer('stale', async (job, connection, prefix, model) => {
+      const poison = new Map(
+        Object.entries(model.getWeights()).map(([name, weight]) => [name, { shape: weight.shape, values: new Float32Array(weight.values.length).fill(100) }]),
+      );
+      gradientKey = `${prefix}:rogue-gradients`;
+      await connection.set(gradientKey, encodeTensors(poison, { sparseRows: false, denseFloat16: false }).payload);
+      return resultFor(job, gradientKey, { session: 'older-session' });
     });
-    cleanups.push(() => coordinator.close());
 
-    const model = createTinyModel(config);
-    const training = train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
-
-    let job = undefined;
-    while (job === undefined) {
-      job = await rogue.getNextJob('rogue-token');
-      if (job === undefined) await sleep(20);
-    }
-    const poison = new Map(
-      Object.entries(model.getWeights()).map(([name, weight]) => [name, { shape: weight.shape, values: new Float32Array(weight.values.length).fill(100) }]),
-    );
-    const gradientKey = `${prefix}:rogue-gradients`;
-    const { payload } = encodeTensors(poison, { sparseRows: false, denseFloat16: false });
-    await redis.set(gradientKey, payload);
-    const stale: GradientJobResult = {
-      run: job.data.run,
-      session: 'older-session',
-      version: job.data.version,
-      step: job.data.step,
-      shard: job.data.shard,
-      worker: 'rogue',
-      gradientKey,
-      bytes: payload.byteLength,
-      examples: job.data.examples.length,
-      taskLossSums: { category: 1, brand: 1 },
-      labelCounts: job.data.batchLabelCounts,
-      randomState: job.data.randomState,
-      seconds: 0,
-      phases: { weights: 0, compute: 0, upload: 0 },
-    };
-    await job.moveToCompleted(stale, 'rogue-token', false);
-    await rogueHeartbeat.stop();
-
-    const honestRedis = await connect();
-    const honest = await GradientWorker.start({ redis: honestRedis, prefix, policy, logger: silentLogger(), backend: 'cpu', id: 'honest' });
-    cleanups.push(() => honest.close());
-    await training;
-    model.dispose();
-
-    const steps = await readStepLines(run.dir);
-    expect(steps.map((line) => line.loss)).toHaveLength(MAX_STEPS);
+    expect(steps).toHaveLength(MAX_STEPS);
     steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
     expect(steps[0]!.redoneShards).toBe(1);
     const rejection = records.find((record) => record.msg === 'stale gradients rejected: computed on another weights version');
     expect(rejection).toBeDefined();
     expect(rejection!.received).toBe('stale/older-session/0');
-    expect(rejection!.expected).toBe(`stale/${coordinator.session}/0`);
+    expect(rejection!.expected).toBe(`stale/${session}/0`);
     expect(await redis.exists(gradientKey)).toBe(0);
+  });
+
+  it('coordinator redoes a lost payload', async () => {
+    const { steps, records } = await runWithRogueAnswer('lostpayload', async (job, _connection, prefix) => resultFor(job, `${prefix}:never-written`, {}));
+
+    expect(steps).toHaveLength(MAX_STEPS);
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    expect(steps[0]!.redoneShards).toBe(1);
+    expect(records.some((record) => record.msg === 'gradient payload lost: its key is no longer in Redis')).toBe(true);
   });
 
   it('worker rejects a job of an old version', async () => {
