@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { train, type TrainingData } from '@mcm/training';
@@ -47,8 +48,11 @@ afterAll(async () => {
   await fixture?.remove();
 });
 
-/** Trains the fixture run with `workerCount` in-process workers and returns its steps. */
-async function distributedRun(workerCount: number, microBatches: number): Promise<StepLine[]> {
+/**
+ * Trains the fixture run with `workerCount` in-process workers; returns its steps and
+ * the tensor count after each step, workers' and coordinator's together.
+ */
+async function distributedRun(workerCount: number, microBatches: number): Promise<{ steps: StepLine[]; tensors: number[] }> {
   const prefix = uniquePrefix(`equivalence${workerCount}`);
   const run = await temporaryRunDir(`distributed${workerCount}`);
   const connections: Redis[] = [];
@@ -75,9 +79,15 @@ async function distributedRun(workerCount: number, microBatches: number): Promis
   });
 
   const model = createTinyModel(config);
+  const tensors: number[] = [];
+  const step: typeof coordinator.step = async (...args) => {
+    const result = await coordinator.step(...args);
+    tensors.push(tf.memory().numTensors);
+    return result;
+  };
   try {
-    await train(model, data, fixtureTrainerOptions(run.dir, config), logger, coordinator.step);
-    return await readStepLines(run.dir);
+    await train(model, data, fixtureTrainerOptions(run.dir, config), logger, step);
+    return { steps: await readStepLines(run.dir), tensors };
   } finally {
     model.dispose();
     await coordinator.close();
@@ -104,9 +114,11 @@ describe('distributed training equivalence', () => {
     { workers: 2, microBatches: 1 },
     { workers: 4, microBatches: 2 },
   ])('$workers workers match one process', async ({ workers, microBatches }) => {
-    const steps = await distributedRun(workers, microBatches);
+    const { steps, tensors } = await distributedRun(workers, microBatches);
 
     expectSameLosses(steps, reference);
+    // Every worker has built its model by the end of step 1; from then on nothing may leak.
+    expect(new Set(tensors.slice(1)).size).toBe(1);
     for (const line of steps) {
       expect(line.shards).toBe(workers);
       expect(line.workers).toBe(workers);
