@@ -89,6 +89,7 @@ async function writeSyntheticDataset(dir: string, items: number, customers: numb
   const categories = Math.max(2, Math.floor(items / 50));
   const brands = Math.max(2, Math.floor(items / 100));
   const vocabularies = { item: items + 2, category: categories + 2, brand: brands + 2 };
+
   const offsets = [0];
   const itemIds: number[] = [];
   for (let c = 0; c < customers; c++) {
@@ -97,6 +98,7 @@ async function writeSyntheticDataset(dir: string, items: number, customers: numb
     for (let e = 0; e < length; e++) itemIds.push(2 + Math.min(items - 1, Math.floor(items ** random.next()) - 1));
     offsets.push(itemIds.length);
   }
+
   const events = itemIds.length;
   const split = new Uint8Array(events);
   for (let c = 0; c < customers; c++) {
@@ -104,6 +106,7 @@ async function writeSyntheticDataset(dir: string, items: number, customers: numb
     split[end - 2] = SPLIT_VALIDATION;
     split[end - 1] = SPLIT_TEST;
   }
+
   const item = Int32Array.from(itemIds);
   const shard: ShardData = {
     customerIds: Array.from({ length: customers }, (_, c) => `customer-${c}`),
@@ -116,6 +119,7 @@ async function writeSyntheticDataset(dir: string, items: number, customers: numb
       brand: { kind: 'single', values: item.map((id) => 2 + ((id - 2) % brands)) },
     },
   };
+
   const splitCount = (code: number) => split.filter((value) => value === code).length;
   const manifest: Manifest = {
     formatVersion: MANIFEST_FORMAT_VERSION,
@@ -138,6 +142,7 @@ async function writeSyntheticDataset(dir: string, items: number, customers: numb
     fingerprint: `bench-${items}-${customers}-${maxEvents}`,
     rejectFile: null,
   };
+
   await mkdir(join(dir, 'shards'), { recursive: true });
   await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   await writeFile(join(dir, 'shards/shard-0.bin'), encodeShard(shard));

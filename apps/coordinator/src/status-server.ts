@@ -7,7 +7,7 @@ import type { CoordinatorStatus } from '@mcm/queue';
 /** Bytes read from the end of a JSON-lines file to find its last record. */
 const TAIL_BYTES = 64 * 1024;
 
-/** What GET /status returns. */
+/** The body of the response to GET /status. */
 export interface StatusResponse extends CoordinatorStatus {
   runDir: string;
   /** The last line of steps.jsonl: losses, throughput, workers, queue depth of the latest step. */

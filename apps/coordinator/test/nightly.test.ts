@@ -49,7 +49,7 @@ function tinyConfig(categories: number, brands: number): ModelConfig {
   });
 }
 
-/** Row `row` of a [rows, width] weight. */
+/** Returns row `index` of a [rows, width] weight. */
 function row(weight: { shape: number[]; values: Float32Array }, index: number): number[] {
   const width = weight.values.length / weight.shape[0]!;
   return Array.from(weight.values.subarray(index * width, (index + 1) * width));
@@ -68,7 +68,8 @@ async function writeNightData(dir: string, names: (feature: string, id: number) 
   await writeDataset(dir, manifest, shards);
   await mkdir(join(dir, 'vocab'), { recursive: true });
   for (const [feature, size] of Object.entries(vocabularies)) {
-    const values = Array.from({ length: size }, (_, id) => (id === 0 ? '<pad>' : id === 1 ? '<oov>' : names(feature, id)));
+    const values = ['<pad>', '<oov>'];
+    for (let id = 2; id < size; id++) values.push(names(feature, id));
     await writeFile(join(dir, 'vocab', `${feature}.json`), JSON.stringify(values));
   }
 }
@@ -155,8 +156,11 @@ describe('nightly run', () => {
   it('warm-starts and promotes within tolerance', async () => {
     // Night one numbers the values in id order; later nights reverse the categories and add one.
     const firstNames = (feature: string, id: number) => `${feature}-${id}`;
-    const laterNames = (feature: string, id: number) =>
-      feature === 'category' ? (id === PLANTED_VOCABULARIES.category ? 'category-new' : `category-${PLANTED_VOCABULARIES.category + 1 - id}`) : `${feature}-${id}`;
+    const laterNames = (feature: string, id: number) => {
+      if (feature !== 'category') return `${feature}-${id}`;
+      if (id === PLANTED_VOCABULARIES.category) return 'category-new';
+      return `category-${PLANTED_VOCABULARIES.category + 1 - id}`;
+    };
     let night = 0;
     const warmStarts: Array<string | null> = [];
     const steps: NightlySteps = {

@@ -29,7 +29,7 @@ function runArguments(out: string): string[] {
   ];
 }
 
-/** The coordinator CLI in a child process, with its JSON log records. */
+/** Starts the coordinator CLI in a child process and collects its JSON log records. */
 function startCoordinator(args: string[]): { child: ChildProcess; records: Array<Record<string, unknown>>; exit: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', ...args], {
     env: { ...process.env, REDIS_URL, MCM_LOG_FORMAT: 'json', MCM_LOG_LEVEL: 'info', MCM_PROGRESS: 'off' },

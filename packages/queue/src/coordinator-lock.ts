@@ -5,7 +5,7 @@ import type { Logger } from '@mcm/common';
 import type { QueueKeys } from './keys.ts';
 import type { QueuePolicy } from './policy.ts';
 
-/** Who holds the coordinator lock. */
+/** The coordinator that holds the lock. */
 export interface LockHolder {
   session: string;
   host: string;
@@ -38,8 +38,8 @@ export class CoordinatorLock {
   }
 
   /**
-   * Takes the lock of `keys`' prefix, waiting up to the lock's time to live for a
-   * crashed holder's lock to expire; throws when a live coordinator holds it.
+   * Takes the lock of `keys`' prefix. It waits up to the lock's time to live for the lock
+   * of a crashed holder to expire, and throws when a live coordinator still has it.
    */
   static async acquire(redis: Redis, keys: QueueKeys, session: string, policy: QueuePolicy, logger: Logger, onLost: () => void): Promise<CoordinatorLock> {
     const holder: LockHolder = { session, host: hostname(), pid: process.pid, since: new Date().toISOString() };

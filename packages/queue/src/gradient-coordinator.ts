@@ -34,14 +34,14 @@ export interface CoordinatorOptions {
   /** The run's id, e.g. the run directory's name. */
   run: string;
   data: TrainingData;
-  /** What workers need to build the model; `run`, `session`, `dataDir` and `fingerprint` are filled in. */
+  /** The model and task description workers need; the coordinator fills in `run`, `session`, `dataDir` and `fingerprint`. */
   description: Omit<RunDescription, 'run' | 'session' | 'dataDir' | 'fingerprint'>;
   /** Micro-batches each worker cuts its shard into. */
   microBatches: number;
   encoding: GradientEncoding;
 }
 
-/** What the status endpoint reports. */
+/** The coordinator's state as the status endpoint reports it. */
 export interface CoordinatorStatus {
   run: string;
   session: string;
@@ -65,12 +65,12 @@ const WAIT_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The coordinator's side of synchronous data parallelism. Its `step` is a drop-in
- * StepFunction for the trainer: it publishes the current weights, cuts the batch into
- * one shard per active worker, adds one BullMQ job per shard, waits until every shard
- * has gradients of the current weights version, sums them (each shard's gradients are
- * already scaled by its share of the batch), and applies the update with the same
- * `applyGradients` as the single-process trainer. A shard whose job fails, is lost or
- * returns gradients of another weights version is logged and dispatched again.
+ * StepFunction for the trainer. It publishes the current weights, cuts the batch into one
+ * shard per active worker and adds one BullMQ job per shard. It then waits until every
+ * shard has gradients of the current weights version and sums them, because each shard's
+ * gradients are already scaled by its share of the batch. The update runs through the
+ * same `applyGradients` as in the single-process trainer. A shard whose job fails, is
+ * lost or returns gradients of another weights version is logged and dispatched again.
  */
 export class GradientCoordinator {
   readonly session: string;
@@ -322,10 +322,10 @@ export class GradientCoordinator {
   }
 
   /**
-   * Adds one job per shard and waits until each shard has an accepted result. A job
-   * that fails for good, disappears (Redis lost it) or returns gradients of another
-   * weights version is replaced by a new job for the same shard, at most
-   * `shardRedoLimit` times per shard.
+   * Adds one job per shard and waits until each shard has an accepted result and its
+   * payload. A job that fails for good, disappears (Redis lost it), returns gradients of
+   * another weights version or names a payload that is gone is replaced by a new job for
+   * the same shard, at most `shardRedoLimit` times per shard.
    */
   private async collect(
     version: WeightsVersion,

@@ -63,12 +63,12 @@ interface LoadedRun {
 
 /**
  * A trainer worker of the distributed run. It takes gradient jobs from the BullMQ queue
- * one at a time, loads the weights version each job names (and the run's data and model
- * on first use), computes the gradients of the job's shard of the batch with the same
- * `computeGradients` as the single-process trainer, uploads them to Redis and returns
- * their key. A job for a weights version that is no longer current is rejected as stale.
- * `close()` (called on SIGTERM) hands an unfinished job back to the queue at the next
- * micro-batch boundary, so that another worker computes it.
+ * one at a time and loads the weights version each job names, and the run's data and
+ * model on first use. It computes the gradients of the job's shard of the batch with the
+ * same `computeGradients` as the single-process trainer, uploads them to Redis and
+ * returns their key. A job for a weights version that is no longer current is rejected
+ * as stale. `close()` (called on SIGTERM) hands an unfinished job back to the queue at
+ * the next micro-batch boundary, so that another worker computes it.
  */
 export class GradientWorker {
   readonly id: string;
@@ -289,7 +289,7 @@ export class GradientWorker {
     return this.loaded;
   }
 
-  /** Sets the model's weights to `version` unless it holds them already; a version no longer in Redis is stale. */
+  /** Sets the model's weights to `version` unless it has them already. A version no longer in Redis makes the job stale. */
   private async loadWeights(run: LoadedRun, version: WeightsVersion, log: Record<string, unknown>): Promise<void> {
     if (run.version !== null && sameVersion(run.version, version)) return;
     const payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));

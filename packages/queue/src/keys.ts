@@ -9,44 +9,44 @@ export const DEFAULT_PREFIX = 'mcm';
 
 /**
  * The Redis keys of the distributed run, beside BullMQ's under the same prefix, so that
- * one prefix holds one deployment and a test can use its own.
+ * one prefix contains one deployment and a test can use its own.
  */
 export class QueueKeys {
   constructor(readonly prefix: string) {
     if (prefix === '' || /\s/.test(prefix)) throw new Error(`queue prefix must be a non-empty word without spaces, got "${prefix}"`);
   }
 
-  /** Set of the ids of the workers that sent a heartbeat. */
+  /** Returns the key of the set of ids of the workers that sent a heartbeat. */
   workers(): string {
     return `${this.prefix}:workers`;
   }
 
-  /** A worker's heartbeat, with a time to live. */
+  /** Returns the key of a worker's heartbeat, which has a time to live. */
   worker(id: string): string {
     return `${this.prefix}:worker:${id}`;
   }
 
-  /** The lock that allows one coordinator per prefix. */
+  /** Returns the key of the lock that allows one coordinator per prefix. */
   coordinatorLock(): string {
     return `${this.prefix}:coordinator`;
   }
 
-  /** What workers need to know about the current run (model, data), as JSON. */
+  /** Returns the key of the current run's description for workers (model, data), as JSON. */
   run(): string {
     return `${this.prefix}:run`;
   }
 
-  /** The weights version that gradient jobs must be computed on now, as JSON. */
+  /** Returns the key of the weights version that gradient jobs must be computed on now, as JSON. */
   currentVersion(): string {
     return `${this.prefix}:version`;
   }
 
-  /** The weights of one version, as a tensor payload. */
+  /** Returns the key of the weights of one version, as a tensor payload. */
   weights(run: string, session: string, version: number): string {
     return `${this.prefix}:weights:${run}:${session}:${version}`;
   }
 
-  /** One worker's gradients of one shard of one step, as a tensor payload. */
+  /** Returns the key of one worker's gradients of one shard of one step, as a tensor payload. */
   gradients(run: string, session: string, version: number, shard: number, worker: string): string {
     return `${this.prefix}:gradients:${run}:${session}:${version}:${shard}:${worker}`;
   }

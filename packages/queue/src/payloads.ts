@@ -12,7 +12,7 @@ export interface WeightsVersion {
   version: number;
 }
 
-/** What a worker needs to compute gradients for the current run: published by the coordinator at start. */
+/** The run description a worker needs to compute gradients, published by the coordinator at start. */
 export interface RunDescription {
   run: string;
   session: string;
@@ -31,7 +31,7 @@ export interface RunDescription {
 /** One example as positions in the ingest output: shard file index, customer index in the shard, event range [start, end). */
 export type ExamplePosition = [shard: number, customer: number, start: number, end: number];
 
-/** How a worker encodes its gradients for the trip through Redis. */
+/** The encoding of a worker's gradients on their way through Redis. */
 export interface GradientEncoding {
   /** Send only the rows with a non-zero gradient of a matrix when that is smaller (embedding tables). */
   sparseRows: boolean;
@@ -60,7 +60,7 @@ export interface GradientJobData extends WeightsVersion {
   encoding: GradientEncoding;
 }
 
-/** What a gradient job returns through BullMQ: a reference to the gradients, and the counts needed to combine them. */
+/** The return value of a gradient job: a reference to the gradients, and the counts needed to combine them. */
 export interface GradientJobResult extends WeightsVersion {
   step: number;
   shard: number;
@@ -77,7 +77,7 @@ export interface GradientJobResult extends WeightsVersion {
   randomState: number[];
   /** Seconds the worker spent on the job, from the version check to the upload. */
   seconds: number;
-  /** How those seconds split: loading the weights, computing the gradients, encoding and uploading them. */
+  /** The split of those seconds into loading the weights, computing the gradients, and encoding and uploading them. */
   phases: { weights: number; compute: number; upload: number };
 }
 

@@ -37,7 +37,7 @@ function validateRedisUrl(url: string): void {
 export interface ConnectOptions {
   policy: QueuePolicy;
   logger: Logger;
-  /** Who connects (coordinator, worker), for the log lines. */
+  /** Role of the connecting process (coordinator, worker), for the log lines. */
   role: string;
 }
 

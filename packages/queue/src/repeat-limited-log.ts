@@ -1,8 +1,9 @@
 import type { Logger } from '@mcm/common';
 
 /**
- * Logs a recurring warning (a connection error on every reconnect attempt) at most once
- * per interval, with the number of repeats left out since the previous line.
+ * Returns a function that logs a recurring warning (a connection error on every
+ * reconnect attempt) at most once per `intervalMs`. Each line carries the number of
+ * repeats left out since the previous one.
  */
 export function repeatLimitedWarning(logger: Logger, message: string, intervalMs = 5_000): (fields: Record<string, unknown>) => void {
   let lastLog = 0;

@@ -8,8 +8,9 @@ export interface NamedArray {
 }
 
 /**
- * How one tensor is stored in a payload. `dense32` and `dense16`: every value, as float32
- * or float16. `rows32`: only the listed rows of a matrix (int32 row ids, then the rows as float32).
+ * The place and encoding of one tensor in a payload. `dense32` and `dense16`: every value,
+ * as float32 or float16. `rows32`: only the listed rows of a matrix (int32 row ids, then
+ * the rows as float32).
  */
 export interface PayloadEntry {
   name: string;
@@ -92,7 +93,7 @@ export function encodeTensors(tensors: ReadonlyMap<string, NamedArray>, encoding
 /** Reads the header of a payload and returns its entries and where the data starts. */
 export function readPayloadHeader(payload: Buffer): { entries: PayloadEntry[]; dataStart: number } {
   if (payload.byteLength < PREFIX_BYTES || payload.readUInt32LE(0) !== MAGIC) {
-    throw new Error(`not a tensor payload (${payload.byteLength} bytes, no MCMT magic); the key holds something else`);
+    throw new Error(`not a tensor payload (${payload.byteLength} bytes, no MCMT magic); the key contains something else`);
   }
   const version = payload.readUInt32LE(4);
   if (version !== FORMAT_VERSION) throw new Error(`tensor payload format ${version} is not supported; this version of mcm reads format ${FORMAT_VERSION}`);

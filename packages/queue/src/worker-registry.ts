@@ -49,7 +49,7 @@ export class WorkerHeartbeat {
   }
 }
 
-/** Returns the workers whose heartbeat has not expired, sorted by id, and forgets the others. */
+/** Returns the workers whose heartbeat has not expired, sorted by id, and removes the others from the set. */
 export async function activeWorkers(redis: Redis, keys: QueueKeys): Promise<WorkerInfo[]> {
   const ids = (await redis.smembers(keys.workers())).sort();
   if (ids.length === 0) return [];

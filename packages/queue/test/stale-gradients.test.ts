@@ -64,8 +64,8 @@ async function connect(): Promise<Redis> {
 }
 
 /**
- * Runs the fixture run while a rogue worker answers the first job with what `answer`
- * returns, then an honest worker computes everything else. Returns the steps, the
+ * Runs the fixture run while a rogue worker completes the first job with the result of
+ * `answer`, then an honest worker computes everything else. Returns the steps, the
  * coordinator's log records and its session.
  */
 async function runWithRogueAnswer(
@@ -116,7 +116,7 @@ async function runWithRogueAnswer(
   return { steps: await readStepLines(run.dir), records, session: coordinator.session, redis, prefix };
 }
 
-/** A result for `job` that names `gradientKey`, with `overrides` applied. */
+/** Returns a result for `job` that names `gradientKey`, with `overrides` applied. */
 function resultFor(job: Job<GradientJobData, GradientJobResult>, gradientKey: string, overrides: Partial<GradientJobResult>): GradientJobResult {
   return {
     run: job.data.run,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fromFloat16Bits, toFloat16Bits } from '../src/float16.ts';
 import { addTensors, decodeTensors, encodeTensors, type NamedArray } from '../src/tensor-payload.ts';
 
-/** A [rows, width] matrix that is zero except in `touched` rows. */
+/** Returns a [rows, width] matrix that is zero except in `touched` rows. */
 function sparseMatrix(rows: number, width: number, touched: number[]): NamedArray {
   const values = new Float32Array(rows * width);
   for (const row of touched) for (let j = 0; j < width; j++) values[row * width + j] = row + j / 10 + 0.125;

@@ -66,7 +66,7 @@ afterAll(async () => {
   await fixture?.remove();
 });
 
-/** A coordinator, its connection and a run directory, removed after the test. */
+/** Starts a coordinator with its own connection and run directory, all removed after the test. */
 async function startCoordinator(name: string, prefix: string, microBatches: number) {
   const { logger, records } = captureLogger('coordinator');
   const redis = await connectRedis(REDIS_URL, { policy, logger, role: 'coordinator' });

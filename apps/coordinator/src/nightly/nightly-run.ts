@@ -77,11 +77,11 @@ export function childProcessSteps(logger: Logger): NightlySteps {
 }
 
 /**
- * Runs one night: ingests the logs into `<root>/data/<night>`, pre-trains
- * `<root>/runs/<night>` warm-started from the promoted model, scores the new run and the
- * promoted model on the same sample of the new validation split, and promotes the new
- * run (rewrites `<root>/current.json`) unless its mean NDCG@10 is more than `tolerance`
- * below the promoted model's. Appends the outcome to `<root>/nightly.jsonl`.
+ * Runs one night. It ingests the logs into `<root>/data/<night>` and pre-trains
+ * `<root>/runs/<night>` warm-started from the promoted model. Then it scores the new run
+ * and the promoted model on the same sample of the new validation split, and promotes the
+ * new run (rewrites `<root>/current.json`) unless its mean NDCG@10 is more than
+ * `tolerance` below the promoted model's. The outcome goes to `<root>/nightly.jsonl`.
  */
 export async function runNightly(config: NightlyConfig, night: string, steps: NightlySteps, logger: Logger): Promise<NightlyOutcome> {
   const start = performance.now();

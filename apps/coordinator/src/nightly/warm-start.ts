@@ -11,7 +11,7 @@ interface PreviousRunConfig {
   modelConfig: ModelConfig | null;
 }
 
-/** What a warm start kept, mapped and left freshly initialised. */
+/** The weights a warm start copied, mapped and left freshly initialised. */
 export interface WarmStartReport {
   previousRun: string;
   checkpoint: { kind: string; step: number };
@@ -36,9 +36,10 @@ export function vocabularyMapping(previous: readonly string[], current: readonly
 }
 
 /**
- * What a row of a value the previous model never saw gets: `fresh` keeps the new model's
- * initialisation (for training), `oov` copies the previous out-of-vocabulary row, which is
- * how the previous model would have seen the value (for comparing it with a new model).
+ * The source of the row of a value the previous model never saw. `fresh` keeps the new
+ * model's initialisation, for training. `oov` copies the previous out-of-vocabulary row,
+ * because that is how the previous model would have seen the value; it serves to compare
+ * the previous model with a new one.
  */
 export type UnseenValueRows = 'fresh' | 'oov';
 
@@ -46,7 +47,7 @@ export type UnseenValueRows = 'fresh' | 'oov';
  * Builds the initial weights of a new model from a previous model's weights. A weight
  * indexed by a feature's vocabulary (the feature's embedding table, the bias of a task on
  * it) takes the previous row of each value the previous vocabulary has, and a row of a
- * new value as `unseen` says. A mask-token row past the vocabulary follows the
+ * new value as `unseen` selects. A mask-token row past the vocabulary follows the
  * vocabulary's end. Every other weight is copied when its shape is unchanged, and
  * otherwise keeps its fresh initialisation.
  */
@@ -88,7 +89,7 @@ export function warmStartWeights(
  * Loads the best checkpoint of `previousRunDir` (the last one when no validation ran) and
  * sets `model`'s weights from it, mapping vocabulary rows by value between the previous
  * run's ingest output and `dataDir`. The previous run's ingest output must still exist,
- * because its vocab/ files say which value each old row belongs to.
+ * because its vocab/ files name the value of each old row.
  */
 export async function warmStartModel(
   model: CustomerModel,

@@ -26,12 +26,12 @@ export function testPolicy(overrides: Partial<QueuePolicy> = {}): QueuePolicy {
   });
 }
 
-/** A prefix of keys no other test uses. */
+/** Returns a key prefix that no other test uses. */
 export function uniquePrefix(name: string): string {
   return `mcmtest-${name}-${randomBytes(3).toString('hex')}`;
 }
 
-/** A dataset on disk: 120 customers with a planted next-category pattern, in two shard files. */
+/** Writes a dataset to disk: 120 customers with a planted next-category pattern, in two shard files. */
 export async function writeFixtureDataset(): Promise<{ dir: string; data: TrainingData; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'mcm-queue-data-'));
   const customers = plantedPatternCustomers(120, 7);
@@ -43,7 +43,7 @@ export async function writeFixtureDataset(): Promise<{ dir: string; data: Traini
   return { dir, data, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A tiny MCM model without dropout, so that every run of a seed computes the same losses. */
+/** Returns a tiny MCM model config without dropout, so that every run of a seed computes the same losses. */
 export function tinyModelConfig(data: TrainingData): ModelConfig {
   return modelConfigFromManifest(data.manifest, { hidden: 8, layers: 1, heads: 2, ffnWidth: 16, dropout: 0, maxLength: 10 });
 }
@@ -81,7 +81,7 @@ export function fixtureTrainerOptions(runDir: string, config: ModelConfig, overr
   };
 }
 
-/** A temporary run directory. */
+/** Creates a temporary run directory. */
 export async function temporaryRunDir(name: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `mcm-queue-${name}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
@@ -107,7 +107,7 @@ export async function readStepLines(runDir: string): Promise<StepLine[]> {
     .map((line) => JSON.parse(line) as StepLine);
 }
 
-/** A logger whose records land in `records`, for tests that check what was logged. */
+/** Returns a logger whose records land in `records`, for tests that check what was logged. */
 export function captureLogger(name: string): { logger: Logger; records: Array<Record<string, unknown> & { msg: string }> } {
   const records: Array<Record<string, unknown> & { msg: string }> = [];
   const logger = pino({ name, level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line)) });

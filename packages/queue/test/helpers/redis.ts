@@ -57,7 +57,7 @@ export class OwnRedis {
     return server;
   }
 
-  /** Starts redis-server and waits until it answers PING. */
+  /** Starts redis-server and waits until it replies to PING. */
   async startProcess(): Promise<void> {
     this.process = spawn(
       'redis-server',
