@@ -90,7 +90,7 @@ async function insertItemMapFile(session: DuckDBSession, catalog: ItemMapCatalog
     }
     if (need.shape !== 'list') {
       throw new Error(
-        `catalog column "${need.column}" of ${file.relativePath} holds a list of values per item; ` +
+        `catalog column "${need.column}" of ${file.relativePath} contains a list of values per item; ` +
           'read it with a feature of kind "multi" and no "delimiter"',
       );
     }
@@ -116,8 +116,8 @@ async function insertItemMapFile(session: DuckDBSession, catalog: ItemMapCatalog
 
 /**
  * Returns the size of a file's content after decompression: a gzip file stores it
- * (modulo 2^32) in its last 4 bytes. DuckDB must be told the largest JSON object it
- * may meet, and the item map is one object as large as the file.
+ * (modulo 2^32) in its last 4 bytes. DuckDB needs the size of the largest JSON object
+ * in advance, and the item map is one object as large as the file.
  */
 async function uncompressedSize(file: SourceFile): Promise<number> {
   if (!file.relativePath.endsWith('.gz') || file.size < 18) return file.size;

@@ -1,6 +1,6 @@
 import type { DatasetConfig, FeatureConfig } from '@mcm/schema';
 
-/** How a source column is read: as text, or as a list of values (a multi-valued feature without a delimiter). */
+/** Shape in which a source column is read: text, or a list of values (a multi-valued feature without a delimiter). */
 export type ColumnShape = 'text' | 'list';
 
 /** A source column that some feature reads. */

@@ -9,7 +9,7 @@ export const READER_REJECTS_TABLE = 'reader_rejects';
 export const READER_SCANS_TABLE = 'reader_scans';
 
 /**
- * How the ingest reads a file. `load` is the main pass and records broken lines in
+ * Mode of reading a file. `load` is the main pass and records broken lines in
  * READER_REJECTS_TABLE. `locate` re-reads a file to find the line and raw text of
  * rejected rows, so it numbers the records and records nothing.
  */
@@ -202,7 +202,7 @@ function listColumnError(file: SourceFile, name: string, type: string): Error {
   );
 }
 
-/** The first line of a DuckDB error message, which names the problem. */
+/** Returns the first line of a DuckDB error message, which names the problem. */
 export function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0]!;

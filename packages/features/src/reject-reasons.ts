@@ -1,6 +1,6 @@
 /**
- * Why a source row was rejected, by the code written to the reject file and the
- * manifest's `rejectsByReason`.
+ * Reject reasons: the code written to the reject file and the manifest's
+ * `rejectsByReason`, with the cause it stands for.
  */
 export const REJECT_REASONS = {
   'missing-customer': 'the customer column is empty',

@@ -116,7 +116,7 @@ async function createFilesTable(session: DuckDBSession, files: readonly EventFil
   await session.run(`INSERT INTO files VALUES ${values.join(', ')}`);
 }
 
-/** One row per broken line of an event file; the reader reports one error per missing column, so lines are grouped. */
+/** Creates `line_rejects` with one row per broken line of an event file; the reader reports one error per missing column, so lines are grouped. */
 async function createLineRejectsTable(session: DuckDBSession): Promise<void> {
   const exists = await session.tableExists(READER_REJECTS_TABLE);
   if (!exists) {

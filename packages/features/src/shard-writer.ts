@@ -69,9 +69,7 @@ async function readShard(session: DuckDBSession, shard: number, features: readon
   customers.forEach((row, c) => (customerOffsets[c + 1] = Number(row.event_offset) + Number(row.kept)));
   const builder = new ShardBuilder(customerOffsets[customers.length]!, features);
 
-  // The shard's rows are materialized in DuckDB and read chunk by chunk without an
-  // await each: fetching 2,048-row chunks of a streaming result one by one costs a
-  // round trip to DuckDB's thread per chunk.
+  // One shard's rows at most are materialized in DuckDB, then read chunk by chunk.
   const featureColumns = features.map((_, i) => `f_${i}`);
   const result = await session.connection.run(
     `SELECT event_index, time_ms, split, ${featureColumns.join(', ')} FROM ${SHARD_EVENTS_TABLE} WHERE shard = ${shard}`,

@@ -41,7 +41,7 @@ export async function resolveSourceFiles(config: DatasetConfig, dataRoot: string
     }
 
     // Byte order of the relative paths, so the file order never depends on the file system.
-    matches.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    matches.sort(compareBytes);
     const files: SourceFile[] = [];
     for (const relativePath of matches) {
       const absolutePath = join(dataRoot, relativePath);
@@ -57,6 +57,11 @@ export async function resolveSourceFiles(config: DatasetConfig, dataRoot: string
   }
   const catalog = config.catalog === null ? [] : await expand(config.catalog.path, 'catalog.path');
   return { events, catalog };
+}
+
+function compareBytes(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
 }
 
 async function assertDirectory(dataRoot: string): Promise<void> {

@@ -41,7 +41,7 @@ export function splitExpression(split: SplitConfig, cutoffs: SplitCutoffs): stri
   );
 }
 
-/** The manifest's description of the split. */
+/** Describes the split and its cut-offs for the manifest. */
 export function manifestSplit(split: SplitConfig, cutoffs: SplitCutoffs): Manifest['split'] {
   const iso = (milliseconds: number | null) => (milliseconds === null ? null : new Date(milliseconds).toISOString());
   return {

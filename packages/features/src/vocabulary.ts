@@ -120,7 +120,7 @@ async function writeVocabularyFile(session: DuckDBSession, feature: FeatureConfi
   return vocabulary.length;
 }
 
-/** The id column of an item feature inside `item_ids`, over `item_values v`. */
+/** Builds the id column of an item feature inside `item_ids`, over `item_values v`. */
 async function itemIdColumn(session: DuckDBSession, feature: FeatureConfig, index: number): Promise<{ select: string; join: string }> {
   if (feature.kind === 'single') {
     return {
@@ -139,7 +139,7 @@ async function itemIdColumn(session: DuckDBSession, feature: FeatureConfig, inde
   };
 }
 
-/** The id column of an event feature in the shard query, over `sequenced s`. */
+/** Builds the id column of an event feature in the shard query, over `sequenced s`. */
 async function eventIdColumn(
   session: DuckDBSession,
   feature: FeatureConfig,

@@ -14,7 +14,7 @@ afterAll(async () => {
   await session.close();
 });
 
-/** The features of a config whose category path is the event column `path` and whose tags are `|`-separated. */
+/** Returns the features of a config whose category path is the event column `path` and whose tags are `|`-separated. */
 function features(): FeatureConfig[] {
   return parseDatasetConfig({
     name: 'expressions',

@@ -71,7 +71,7 @@ export function utc(value: string): number {
   return Date.parse(`${value.replace(' ', 'T')}Z`);
 }
 
-/** A config over one CSV file of the fixtures with the columns of basic/events.csv. */
+/** Returns a config over one CSV file of the fixtures with the columns of basic/events.csv. */
 export function basicConfig(overrides: Record<string, unknown> = {}, path = 'basic/events.csv'): Record<string, unknown> {
   return {
     name: 'basic',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION } from '@mcm/schema';
 import { basicConfig, ingest, readShards, readVocabularyFile, utc } from './helpers.ts';
 
-// basic/events.csv holds 10 rows of 3 customers ("c1", "9", "10") with one exact
+// basic/events.csv contains 10 rows of 3 customers ("c1", "9", "10") with one exact
 // duplicate (customer 9 at 2024-01-05 09:00). Training ends 2024-01-10 and
 // validation 2024-01-20. The expectations below are counted by hand from the file.
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { basicConfig, hashDirectory, ingest, readShards, readVocabularyFile } from './helpers.ts';
 
-/** A config over a file of fixtures/ties: one customer, i1..i8 in the same second, then i9. */
+/** Returns a config over a file of fixtures/ties: one customer, i1..i8 in the same second, then i9. */
 function tiesConfig(file: string): Record<string, unknown> {
   return {
     name: 'ties',

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { basicConfig, FIXTURES, ingest, temporaryDirectory } from './helpers.ts';
 
-/** A config over one file of fixtures/bad that tolerates its rejects. */
+/** Returns a config over one file of fixtures/bad that tolerates its rejects. */
 function badFileConfig(file: string, maxRejectFraction = 0.7): Record<string, unknown> {
   return basicConfig({ maxRejectFraction, split: { kind: 'fraction', train: 0.5, validation: 0.25 } }, `bad/${file}`);
 }

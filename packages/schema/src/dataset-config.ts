@@ -344,7 +344,7 @@ function checkCrossFieldRules(config: RawDatasetConfig, context: z.RefinementCtx
       context.addIssue({
         code: 'custom',
         path: [...eventsPath(index), 'format'],
-        message: `is required because the format of "${source.path}" cannot be told from its extension; set "csv", "parquet" or "jsonl"`,
+        message: `is required because the extension of "${source.path}" does not name a known format; set "csv", "parquet" or "jsonl"`,
       });
     }
     if (source.kind === 'rows') checkCsvOptions(source.format ?? inferFormat(source.path), source.csv, [...eventsPath(index), 'csv'], context);
@@ -354,7 +354,7 @@ function checkCrossFieldRules(config: RawDatasetConfig, context: z.RefinementCtx
       context.addIssue({
         code: 'custom',
         path: ['catalog', 'format'],
-        message: `is required because the format of "${config.catalog.path}" cannot be told from its extension; set "csv", "parquet" or "jsonl"`,
+        message: `is required because the extension of "${config.catalog.path}" does not name a known format; set "csv", "parquet" or "jsonl"`,
       });
     }
     checkCsvOptions(config.catalog.format ?? inferFormat(config.catalog.path), config.catalog.csv, ['catalog', 'csv'], context);

@@ -35,7 +35,7 @@ export const manifestSchema = z.object({
   truncatedEvents: z.number().int().min(0),
   /** Events dropped by the dataset config's item and customer frequency filter (0 without a filter). */
   filteredEvents: z.number().int().min(0).optional(),
-  /** What event.time contains: epoch milliseconds, or the event's position for datasets that only have an order. */
+  /** Unit of event.time: epoch milliseconds, or the event's position for datasets that only have an order. */
   timeUnit: z.enum(['epoch-ms', 'position']).optional(),
   features: z.array(manifestFeatureSchema).min(1),
   /** Feature name -> vocabulary size (including padding and out-of-vocabulary). */

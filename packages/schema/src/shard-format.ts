@@ -134,10 +134,7 @@ export function decodeShard(bytes: Uint8Array, source = 'shard'): ShardData {
     // Buffer#slice returns a view, not a copy, so copy explicitly.
     const copy = new Uint8Array(byteLength);
     copy.set(bytes.subarray(entry.offset, entry.offset + byteLength));
-    columns.set(
-      entry.name,
-      entry.type === 'int32' ? new Int32Array(copy.buffer) : entry.type === 'float64' ? new Float64Array(copy.buffer) : copy,
-    );
+    columns.set(entry.name, typedColumn(entry.type, copy));
   }
   const need = <T>(name: string): T => {
     const column = columns.get(name);
@@ -172,6 +169,12 @@ export function decodeShard(bytes: Uint8Array, source = 'shard'): ShardData {
 /** Reads and parses one shard file. */
 export async function readShard(path: string): Promise<ShardData> {
   return decodeShard(await readFile(path), path);
+}
+
+function typedColumn(type: ColumnType, bytes: Uint8Array): Int32Array | Float64Array | Uint8Array {
+  if (type === 'int32') return new Int32Array(bytes.buffer);
+  if (type === 'float64') return new Float64Array(bytes.buffer);
+  return bytes;
 }
 
 function align8(n: number): number {

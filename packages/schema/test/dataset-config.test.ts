@@ -13,7 +13,7 @@ import {
 
 const DATASETS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../datasets');
 
-/** A valid config of one CSV source whose category path and brand are event columns. */
+/** Returns a valid config of one CSV source whose category path and brand are event columns. */
 function minimalConfig(): Record<string, unknown> {
   return {
     name: 'shop',
@@ -23,7 +23,7 @@ function minimalConfig(): Record<string, unknown> {
   };
 }
 
-/** The issue lines of the error that parseDatasetConfig raises for `value`. */
+/** Returns the issue lines of the error that parseDatasetConfig raises for `value`. */
 function issuesOf(value: unknown): string[] {
   try {
     parseDatasetConfig(value, 'shop.json');
@@ -107,7 +107,7 @@ describe('parseDatasetConfig', () => {
     (config.events as Record<string, unknown>).path = 'shop/events.bin';
 
     expect(issuesOf(config)).toEqual([
-      'events[0].format: is required because the format of "shop/events.bin" cannot be told from its extension; set "csv", "parquet" or "jsonl"',
+      'events[0].format: is required because the extension of "shop/events.bin" does not name a known format; set "csv", "parquet" or "jsonl"',
     ]);
   });
 
