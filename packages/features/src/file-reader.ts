@@ -29,7 +29,11 @@ export interface FileReader {
   typedColumn(name: string): string;
   /** DuckDB type of a column as the file stores it. */
   columnType(name: string): string;
-  /** SQL of a row's content hash, the neutral tie-break between events of the same time. */
+  /**
+   * SQL of a row's content hash, the neutral tie-break between events of the same time.
+   * NOTE: DuckDB's hash() is not specified across DuckDB versions, so the order of
+   * same-time events, and with it the output bytes, may change with a DuckDB upgrade.
+   */
   rowHash: string;
   /** SQL that is true for rows to skip without counting (blank lines of JSON lines). */
   skipRow: string | null;
