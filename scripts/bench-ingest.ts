@@ -57,10 +57,6 @@ const { values: options } = parseArgs({
   },
 });
 
-if (options.step === 'scan') await scanStep(options.data!, options['memory-limit']!, Number(options.threads));
-else if (options.step === 'ingest') await ingestStep(options.data!, options.out!, options['memory-limit']!, Number(options.threads));
-else await main();
-
 async function main(): Promise<void> {
   const workDir = options['work-dir'] ?? (await mkdtemp(join(tmpdir(), 'mcm-bench-ingest-')));
   const dataDir = join(workDir, 'data');
@@ -73,18 +69,24 @@ async function main(): Promise<void> {
     await mkdir(workDir, { recursive: true });
     await runChild(['apps/pipeline/src/cli.ts', 'synth', '--out', dataDir, '--customers', options.customers!, '--seed', options.seed!]);
   }
+  // A work directory from an earlier run keeps its data, so report the generator's own parameters.
+  const generator = JSON.parse(await readFile(join(dataDir, 'generator.json'), 'utf8')) as { parameters: { customers: number; seed: number } };
+  options.customers = String(generator.parameters.customers);
+  options.seed = String(generator.parameters.seed);
 
   const childArgs = ['--memory-limit', options['memory-limit']!, '--threads', options.threads!, '--data', dataDir];
-  const scanBefore = parseStep(await runChild([SCRIPT, '--step', 'scan', ...childArgs]));
+  const scanBefore = parseStep((await runChild([SCRIPT, '--step', 'scan', ...childArgs])).stdout);
   console.log(`scan: ${scanBefore.rows} rows in ${scanBefore.seconds.toFixed(2)} s`);
-  const ingest = parseStep(await runChild([SCRIPT, '--step', 'ingest', ...childArgs, '--out', outDir]));
+  const ingestRun = await runChild([SCRIPT, '--step', 'ingest', ...childArgs, '--out', outDir], true);
+  const ingest = parseStep(ingestRun.stdout);
+  const stages = stageDurations(ingestRun.stderr);
   console.log(`ingest: ${ingest.events} events in ${ingest.seconds.toFixed(2)} s, peak RSS ${mebibytes(ingest.peakRssBytes)} MiB`);
-  const scanAfter = parseStep(await runChild([SCRIPT, '--step', 'scan', ...childArgs]));
+  const scanAfter = parseStep((await runChild([SCRIPT, '--step', 'scan', ...childArgs])).stdout);
   console.log(`scan again: ${scanAfter.seconds.toFixed(2)} s`);
 
   const scanSeconds = (scanBefore.seconds + scanAfter.seconds) / 2;
   const ratio = ingest.seconds / scanSeconds;
-  const report = formatReport({ scanBefore, scanAfter, scanSeconds, ingest, ratio, loadAtStart, loadAtEnd: loadavg()[0]! });
+  const report = formatReport({ scanBefore, scanAfter, scanSeconds, ingest, ratio, stages, loadAtStart, loadAtEnd: loadavg()[0]! });
   console.log(`\n${report}`);
   if (!options['no-write']) {
     await writeSection(report);
@@ -118,8 +120,9 @@ async function scanStep(dataDir: string, memoryLimit: string, threads: number): 
 async function ingestStep(dataDir: string, outDir: string, memoryLimit: string, threads: number): Promise<void> {
   const configPath = join(ROOT, 'datasets/synth.json');
   const config = await loadDatasetConfig(configPath);
+  // Info lines on stderr carry the stage boundaries that the parent turns into durations.
   const logger = createLogger('bench-ingest');
-  logger.level = 'warn';
+  logger.level = 'info';
 
   const start = performance.now();
   const manifest = await runIngest({ config, configSource: configPath, dataRoot: dataDir, outDir, memoryLimit, threads, logger });
@@ -137,18 +140,53 @@ function parseStep(stdout: string): StepResult {
   return JSON.parse(line.slice('RESULT '.length)) as StepResult;
 }
 
-/** Runs `node --import tsx <args>` from the repository root and returns its stdout; stderr passes through. */
-function runChild(args: string[]): Promise<string> {
+/**
+ * Runs `node --import tsx <args>` from the repository root and returns its stdout, and
+ * its stderr when `captureStderr` (otherwise stderr passes through).
+ */
+function runChild(args: string[], captureStderr = false): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', captureStderr ? 'pipe' : 'inherit'],
+      env: { ...process.env, MCM_LOG_FORMAT: 'json' },
+    });
     let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code === 0) resolvePromise(stdout);
-      else reject(new Error(`benchmark step "${args.slice(0, 3).join(' ')}" failed with exit code ${code}`));
+      if (code === 0) resolvePromise({ stdout, stderr });
+      else reject(new Error(`benchmark step "${args.slice(0, 3).join(' ')}" failed with exit code ${code}:\n${stderr.slice(-2000)}`));
     });
   });
+}
+
+/** Log messages of runIngest that end a stage, and the stage each one ends. */
+const STAGE_ENDS: Record<string, string> = {
+  'read sources finished': 'read and validate the sources',
+  'catalog loaded': 'load the catalog',
+  'sequences built': 'count rejects, order, deduplicate, truncate, split',
+  'vocabularies built': 'build the vocabularies',
+  'write shards finished': 'map ids and write the shards',
+  'ingest finished': 'write the manifest',
+};
+
+/** Turns the ingest's JSON log lines into seconds per stage, from the time of the previous stage's end. */
+function stageDurations(stderr: string): Array<{ stage: string; seconds: number }> {
+  const stages: Array<{ stage: string; seconds: number }> = [];
+  let previous: number | null = null;
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { time: number; msg: string };
+    if (entry.msg === 'ingest started') previous = entry.time;
+    const stage = STAGE_ENDS[entry.msg];
+    if (stage === undefined || previous === null) continue;
+    stages.push({ stage, seconds: (entry.time - previous) / 1000 });
+    previous = entry.time;
+  }
+  return stages;
 }
 
 interface ReportInput {
@@ -157,6 +195,7 @@ interface ReportInput {
   scanSeconds: number;
   ingest: StepResult;
   ratio: number;
+  stages: Array<{ stage: string; seconds: number }>;
   loadAtStart: number;
   loadAtEnd: number;
 }
@@ -185,6 +224,12 @@ function formatReport(input: ReportInput): string {
     '',
     'The scan reads every column of every events file and the catalog with `read_csv(..., all_varchar = true)` and counts the values; ' +
       'it uses the same threads and memory limit as the ingest.',
+    '',
+    'Ingest time by stage:',
+    '',
+    '| stage | seconds | share |',
+    '|---|---|---|',
+    ...input.stages.map(({ stage, seconds }) => `| ${stage} | ${seconds.toFixed(1)} | ${((100 * seconds) / ingest.seconds).toFixed(0)}% |`),
   ].join('\n');
 }
 
@@ -204,3 +249,8 @@ async function writeSection(report: string): Promise<void> {
 function mebibytes(bytes: number): number {
   return Math.round(bytes / 1024 ** 2);
 }
+
+// Dispatch last, so that every constant above is initialised before a step runs.
+if (options.step === 'scan') await scanStep(options.data!, options['memory-limit']!, Number(options.threads));
+else if (options.step === 'ingest') await ingestStep(options.data!, options.out!, options['memory-limit']!, Number(options.threads));
+else await main();
