@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerEvaluateCommand } from './evaluate-command.ts';
+import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerTrainCommand } from './train-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -10,6 +11,7 @@ const program = new Command('mcm-trainer')
 
 registerTrainCommand(program);
 registerEvaluateCommand(program);
+registerFinetuneCommands(program);
 registerWorkerCommand(program);
 
 await program.parseAsync(process.argv);
