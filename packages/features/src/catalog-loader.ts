@@ -61,7 +61,7 @@ export async function loadCatalog(
 }
 
 async function insertRowCatalogFile(session: DuckDBSession, catalog: RowCatalog, file: SourceFile, plan: ColumnPlan): Promise<void> {
-  const reader = await openFileReader(session, file, catalog.format, catalog.csv);
+  const reader = await openFileReader(session, [file], catalog.format, catalog.csv);
   const needed = [catalog.itemKey, ...plan.catalogColumns.map((need) => need.column)];
   for (const column of needed) {
     if (!reader.columns.includes(column)) {
@@ -75,7 +75,7 @@ async function insertRowCatalogFile(session: DuckDBSession, catalog: RowCatalog,
 
   const values = plan.catalogColumns.map((need) => `, ${reader.column(need.column, need.shape)}`).join('');
   await session.run(
-    `INSERT INTO catalog_rows SELECT ${file.index}, ${reader.record}, nullif(${reader.column(catalog.itemKey, 'text')}, '')${values} ` +
+    `INSERT INTO catalog_rows SELECT ${reader.fileIndex}, ${reader.record}, nullif(${reader.column(catalog.itemKey, 'text')}, '')${values} ` +
       `FROM ${reader.from('load', true)}${reader.skipRow === null ? '' : ` WHERE NOT ${reader.skipRow}`}`,
   );
 }

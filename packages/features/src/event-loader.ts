@@ -43,21 +43,24 @@ export async function loadRowSource(
   logger: Logger,
   onProgress: (percentOfFile: number) => void,
 ): Promise<FileLoad[]> {
-  const loads: FileLoad[] = [];
+  // An empty file has no header to describe, so it is left out of the read.
   for (const file of files) {
-    if (file.size === 0) {
-      logger.warn({ file: file.relativePath }, 'source file is empty; it contributes no events');
-      loads.push({ file, rows: 0 });
-      continue;
-    }
+    if (file.size === 0) logger.warn({ file: file.relativePath }, 'source file is empty; it contributes no events');
+  }
+  const readable = files.filter((file) => file.size > 0);
 
-    const reader = await openFileReader(session, file, source.format, source.csv);
+  if (readable.length > 0) {
+    const reader = await openFileReader(session, readable, source.format, source.csv);
     assertColumns(reader, source, position, plan);
-    const before = await countRawRows(session);
     await session.runWithProgress(`INSERT INTO ${RAW_EVENTS_TABLE} ${rowSourceSelect(reader, source, plan, 'load')}`, onProgress);
-    const rows = (await countRawRows(session)) - before;
-    if (rows === 0) logger.warn({ file: file.relativePath }, 'source file has no data rows (only a header, or every line is broken)');
-    loads.push({ file, rows });
+  }
+
+  const rowsByFile = await countRowsByFile(session, files);
+  const loads = files.map((file) => ({ file, rows: rowsByFile.get(file.index) ?? 0 }));
+  for (const load of loads) {
+    if (load.rows === 0 && load.file.size > 0) {
+      logger.warn({ file: load.file.relativePath }, 'source file has no data rows (only a header, or every line is broken)');
+    }
   }
   return loads;
 }
@@ -72,7 +75,7 @@ export async function rejectedRowsSelect(
   file: SourceFile,
   plan: ColumnPlan,
 ): Promise<{ sql: string; headerLines: number }> {
-  const reader = await openFileReader(session, file, source.format, source.csv);
+  const reader = await openFileReader(session, [file], source.format, source.csv);
   return { sql: rowSourceSelect(reader, source, plan, 'locate'), headerLines: reader.headerLines };
 }
 
@@ -84,7 +87,7 @@ function rowSourceSelect(reader: FileReader, source: RowEventSource, plan: Colum
   const eventType = source.eventType.column !== undefined ? `nullif(${text(source.eventType.column)}, '')` : sqlString(source.eventType.constant!);
 
   const fields = [
-    `${reader.file.index} AS file_index`,
+    `${reader.fileIndex} AS file_index`,
     `${reader.brokenRow ?? 'false'} AS broken`,
     `nullif(${text(source.customer)}, '') AS customer`,
     `${timeExpression(time, reader.typedColumn(time.column), reader.columnType(time.column), plusMilliseconds)} AS time_ms`,
@@ -170,7 +173,7 @@ function assertColumns(reader: FileReader, source: RowEventSource, position: num
         ? 'fix the column name, or the csv options (delimiter, header, columns) if the column list looks wrong'
         : 'fix the column name';
     throw new Error(
-      `${reader.file.relativePath} has no column "${column}" (events[${position}].${field}); ` +
+      `${reader.files[0]!.relativePath} has no column "${column}" (events[${position}].${field}); ` +
         `its columns are: ${reader.columns.join(', ') || '(none)'}; ${hint}`,
     );
   }
@@ -179,4 +182,12 @@ function assertColumns(reader: FileReader, source: RowEventSource, position: num
 async function countRawRows(session: DuckDBSession): Promise<number> {
   const row = await session.row(`SELECT count(*) AS n FROM ${RAW_EVENTS_TABLE}`);
   return Number(row.n);
+}
+
+/** Counts the rows that RAW_EVENTS_TABLE holds for each of `files`, by file index. */
+async function countRowsByFile(session: DuckDBSession, files: readonly SourceFile[]): Promise<Map<number, number>> {
+  const indexes = files.map((file) => file.index).join(', ');
+  if (indexes === '') return new Map();
+  const rows = await session.rows(`SELECT file_index, count(*) AS n FROM ${RAW_EVENTS_TABLE} WHERE file_index IN (${indexes}) GROUP BY file_index`);
+  return new Map(rows.map((row) => [Number(row.file_index), Number(row.n)]));
 }

@@ -9,17 +9,21 @@ export const READER_REJECTS_TABLE = 'reader_rejects';
 export const READER_SCANS_TABLE = 'reader_scans';
 
 /**
- * Mode of reading a file. `load` is the main pass and records broken lines in
+ * Mode of reading files. `load` is the main pass and records broken lines in
  * READER_REJECTS_TABLE. `locate` re-reads a file to find the line and raw text of
  * rejected rows, so it numbers the records and records nothing.
  */
 export type ReadMode = 'load' | 'locate';
 
-/** Reads one table-like file (CSV, JSON lines or Parquet) as rows of named columns, aliased `src`. */
+/**
+ * Reads the table-like files (CSV, JSON lines or Parquet) of one source as rows of
+ * named columns, aliased `src`. One table function call reads all the files, so DuckDB
+ * decompresses several files in parallel.
+ */
 export interface FileReader {
-  file: SourceFile;
+  files: readonly SourceFile[];
   format: FileFormat;
-  /** Column names as the file presents them; for JSON lines, the keys of the first lines. */
+  /** Column names as the files present them; for JSON lines, the keys of the first lines. */
   columns: string[];
   /** The FROM clause (ending in the alias `src`); `numbered` adds `record` (always on in `locate` mode). */
   from(mode: ReadMode, numbered?: boolean): string;
@@ -29,6 +33,8 @@ export interface FileReader {
   typedColumn(name: string): string;
   /** DuckDB type of a column as the file stores it. */
   columnType(name: string): string;
+  /** SQL of the index (SourceFile.index) of the file that a row comes from. */
+  fileIndex: string;
   /**
    * SQL of a row's content hash, the neutral tie-break between events of the same time.
    * NOTE: DuckDB's hash() is not specified across DuckDB versions, so the order of
@@ -47,16 +53,27 @@ export interface FileReader {
   headerLines: number;
 }
 
-/** Opens `file` with the format's reader and lists its columns. */
+/** Column of the reader's output that names each row's file; the name avoids clashes with data columns. */
+const SOURCE_FILE_COLUMN = 'mcm_source_file';
+
+/** How many lines of JSON lines files are sampled to list their keys. */
+const JSON_KEY_SAMPLE_LINES = 1000;
+
+/**
+ * Opens `files` (one source's files, with consecutive SourceFile indexes) with the
+ * format's reader and lists their columns, which must be the same in every file. A
+ * `locate` read takes one file at a time, because record numbers count within a file.
+ */
 export async function openFileReader(
   session: DuckDBSession,
-  file: SourceFile,
+  files: readonly SourceFile[],
   format: FileFormat,
   csv: CsvOptions | undefined,
 ): Promise<FileReader> {
-  if (format === 'csv') return openCsvReader(session, file, { ...defaultCsvOptions(), ...csv });
-  if (format === 'parquet') return openParquetReader(session, file);
-  return openJsonLinesReader(session, file);
+  if (files.length === 0) throw new Error('openFileReader needs at least one file');
+  if (format === 'csv') return openCsvReader(session, files, { ...defaultCsvOptions(), ...csv });
+  if (format === 'parquet') return openParquetReader(session, files);
+  return openJsonLinesReader(session, files);
 }
 
 function defaultCsvOptions(): CsvOptions {
@@ -78,46 +95,68 @@ function csvArguments(csv: CsvOptions): string {
   return parts.join(', ');
 }
 
+/** Options that record broken lines (`load`) or skip them silently (`locate`, which re-reads a file already counted). */
 function rejectArguments(mode: ReadMode): string {
   return mode === 'load'
     ? `store_rejects = true, rejects_table = ${sqlString(READER_REJECTS_TABLE)}, rejects_scan = ${sqlString(READER_SCANS_TABLE)}`
     : 'ignore_errors = true';
 }
 
-async function openCsvReader(session: DuckDBSession, file: SourceFile, csv: CsvOptions): Promise<FileReader> {
-  const call = (mode: ReadMode) => `read_csv(${sqlString(file.absolutePath)}, ${csvArguments(csv)}, ${rejectArguments(mode)})`;
-  const described = await describeOrExplain(session, call('locate'), file, `the CSV options (delimiter ${JSON.stringify(csv.delimiter)}, encoding ${csv.encoding})`);
+/** SQL of the list of the files' paths, the first argument of DuckDB's readers. */
+function pathList(files: readonly SourceFile[]): string {
+  return `[${files.map((file) => sqlString(file.absolutePath)).join(', ')}]`;
+}
+
+/** The reader option that adds SOURCE_FILE_COLUMN, needed only when one call reads several files. */
+function fileNameArgument(files: readonly SourceFile[]): string {
+  return files.length > 1 ? `, filename = ${sqlString(SOURCE_FILE_COLUMN)}` : '';
+}
+
+/** SQL of a row's file index, from the path that DuckDB reports in SOURCE_FILE_COLUMN. */
+function fileIndexExpression(files: readonly SourceFile[]): string {
+  if (files.length === 1) return String(files[0]!.index);
+  // The indexes are consecutive, and list_position counts from 1.
+  return `CAST(list_position(${pathList(files)}, src.${SOURCE_FILE_COLUMN}) + ${files[0]!.index - 1} AS INTEGER)`;
+}
+
+async function openCsvReader(session: DuckDBSession, files: readonly SourceFile[], csv: CsvOptions): Promise<FileReader> {
+  const call = (mode: ReadMode) => `read_csv(${pathList(files)}, ${csvArguments(csv)}, ${rejectArguments(mode)}${fileNameArgument(files)})`;
+  const suspect = `the CSV options (delimiter ${JSON.stringify(csv.delimiter)}, encoding ${csv.encoding})`;
+  const described = await describeFiles(session, files, (file) => `read_csv(${sqlString(file.absolutePath)}, ${csvArguments(csv)}, ignore_errors = true)`, suspect);
   const columns = described.map((column) => column.name);
+  const fields = columns.map((name) => `src.${sqlIdentifier(name)}`);
 
   return {
-    file,
+    files,
     format: 'csv',
     columns,
     from: (mode, numbered = mode === 'locate') => numberedFrom(call(mode), numbered),
     column: (name, shape) => {
-      if (shape === 'list') throw listColumnError(file, name, 'VARCHAR');
+      if (shape === 'list') throw listColumnError(files[0]!, name, 'VARCHAR');
       return `src.${sqlIdentifier(name)}`;
     },
     typedColumn: (name) => `src.${sqlIdentifier(name)}`,
     columnType: () => 'VARCHAR',
-    rowHash: 'hash(src)',
+    fileIndex: fileIndexExpression(files),
+    rowHash: `hash(${fields.join(', ')})`,
     skipRow: null,
     brokenRow: null,
     record: 'src.ordinality',
     // The fields joined again with the delimiter; quoting of the original line is not restored.
-    rawText: `array_to_string([${columns.map((name) => `coalesce(src.${sqlIdentifier(name)}, '')`).join(', ')}], ${sqlString(csv.delimiter)})`,
+    rawText: `array_to_string([${fields.map((field) => `coalesce(${field}, '')`).join(', ')}], ${sqlString(csv.delimiter)})`,
     headerLines: csv.header ? 1 : 0,
   };
 }
 
-async function openParquetReader(session: DuckDBSession, file: SourceFile): Promise<FileReader> {
-  // Row numbers only when numbered, so that the row hash covers the file's own columns only.
-  const call = (numbered: boolean) => `read_parquet(${sqlString(file.absolutePath)}${numbered ? ', file_row_number = true' : ''})`;
-  const described = await describeOrExplain(session, call(false), file, 'the format (is it really Parquet?)');
+async function openParquetReader(session: DuckDBSession, files: readonly SourceFile[]): Promise<FileReader> {
+  // Row numbers only when numbered, so that the row hash covers the files' own columns only.
+  const call = (numbered: boolean) => `read_parquet(${pathList(files)}${numbered ? ', file_row_number = true' : ''}${fileNameArgument(files)})`;
+  const described = await describeFiles(session, files, (file) => `read_parquet(${sqlString(file.absolutePath)})`, 'the format (is it really Parquet?)');
   const types = new Map(described.map((column) => [column.name, column.type]));
+  const fields = described.map((column) => `src.${sqlIdentifier(column.name)}`);
 
   return {
-    file,
+    files,
     format: 'parquet',
     columns: described.map((column) => column.name),
     from: (mode, numbered = mode === 'locate') => `${call(numbered)} AS src`,
@@ -125,15 +164,16 @@ async function openParquetReader(session: DuckDBSession, file: SourceFile): Prom
       const type = types.get(name) ?? 'VARCHAR';
       const value = `src.${sqlIdentifier(name)}`;
       if (shape === 'text') {
-        if (type.endsWith('[]')) throw new Error(`${file.relativePath}: column "${name}" is a list (${type}); read it with a multi-valued feature`);
+        if (type.endsWith('[]')) throw new Error(`${files[0]!.relativePath}: column "${name}" is a list (${type}); read it with a multi-valued feature`);
         return `CAST(${value} AS VARCHAR)`;
       }
-      if (!type.endsWith('[]')) throw listColumnError(file, name, type);
+      if (!type.endsWith('[]')) throw listColumnError(files[0]!, name, type);
       return `list_transform(${value}, lambda value: CAST(value AS VARCHAR))`;
     },
     typedColumn: (name) => `src.${sqlIdentifier(name)}`,
     columnType: (name) => types.get(name) ?? 'VARCHAR',
-    rowHash: 'hash(src)',
+    fileIndex: fileIndexExpression(files),
+    rowHash: `hash(${fields.join(', ')})`,
     skipRow: null,
     brokenRow: null,
     record: '(src.file_row_number + 1)',
@@ -142,17 +182,14 @@ async function openParquetReader(session: DuckDBSession, file: SourceFile): Prom
   };
 }
 
-/** How many lines of a JSON lines file are sampled to list its keys. */
-const JSON_KEY_SAMPLE_LINES = 1000;
-
-async function openJsonLinesReader(session: DuckDBSession, file: SourceFile): Promise<FileReader> {
+async function openJsonLinesReader(session: DuckDBSession, files: readonly SourceFile[]): Promise<FileReader> {
   // Each line is read whole as one VARCHAR column and parsed with DuckDB's json
   // functions, so a broken line becomes a counted reject with its line number instead
   // of stopping the scan. \x01 never occurs unescaped in valid JSON, so it serves as
   // a delimiter that never splits a line.
   const call = (mode: ReadMode) =>
-    `read_csv(${sqlString(file.absolutePath)}, columns = {'line': 'VARCHAR'}, header = false, delim = E'\\x01', ` +
-    `quote = '', escape = '', auto_detect = false, ${rejectArguments(mode)})`;
+    `read_csv(${pathList(files)}, columns = {'line': 'VARCHAR'}, header = false, delim = E'\\x01', ` +
+    `quote = '', escape = '', auto_detect = false, ${rejectArguments(mode)}${fileNameArgument(files)})`;
 
   const keys = await session.rows(
     `SELECT DISTINCT unnest(json_keys(line)) AS key FROM (SELECT line FROM ${call('locate')} ` +
@@ -161,7 +198,7 @@ async function openJsonLinesReader(session: DuckDBSession, file: SourceFile): Pr
   const object = `(CASE WHEN json_valid(src.line) AND json_type(src.line) = 'OBJECT' THEN src.line END)`;
 
   return {
-    file,
+    files,
     format: 'jsonl',
     columns: keys.map((row) => String(row.key)),
     from: (mode, numbered = mode === 'locate') => numberedFrom(call(mode), numbered),
@@ -172,6 +209,7 @@ async function openJsonLinesReader(session: DuckDBSession, file: SourceFile): Pr
     },
     typedColumn: (name) => `json_extract_string(${object}, ${jsonPath(name)})`,
     columnType: () => 'VARCHAR',
+    fileIndex: fileIndexExpression(files),
     rowHash: 'hash(src.line)',
     skipRow: `(src.line IS NULL OR trim(src.line) = '')`,
     brokenRow: `(${object} IS NULL)`,
@@ -184,6 +222,32 @@ async function openJsonLinesReader(session: DuckDBSession, file: SourceFile): Pr
 /** Wraps a table function call so that `src.ordinality` numbers its rows from 1 when `numbered`. */
 function numberedFrom(call: string, numbered: boolean): string {
   return numbered ? `(SELECT * FROM ${call} WITH ORDINALITY) AS src` : `${call} AS src`;
+}
+
+/** Describes every file and checks that they all have the first file's columns. */
+async function describeFiles(
+  session: DuckDBSession,
+  files: readonly SourceFile[],
+  relation: (file: SourceFile) => string,
+  suspect: string,
+): Promise<Array<{ name: string; type: string }>> {
+  let first: Array<{ name: string; type: string }> | null = null;
+  for (const file of files) {
+    const described = await describeOrExplain(session, relation(file), file, suspect);
+    if (first === null) {
+      first = described;
+      continue;
+    }
+    const names = described.map((column) => column.name).join(', ');
+    const expected = first.map((column) => column.name).join(', ');
+    if (names !== expected) {
+      throw new Error(
+        `${file.relativePath} has the columns ${names}, but ${files[0]!.relativePath} of the same source has ${expected}; ` +
+          'give files with other columns their own source in the config',
+      );
+    }
+  }
+  return first!;
 }
 
 async function describeOrExplain(

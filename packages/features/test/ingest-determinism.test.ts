@@ -38,6 +38,14 @@ describe('ingest determinism', () => {
     expect(await itemSequence(reversed.outDir)).toEqual(await itemSequence(forward.outDir));
   });
 
+  it('drops rows repeated in another file', async () => {
+    const { manifest } = await ingest(tiesConfig('events*.csv'));
+
+    expect(manifest.rowsRead).toBe(18);
+    expect(manifest.duplicateRows).toBe(9);
+    expect(manifest.events).toBe(9);
+  });
+
   it('orders tied events neither by item id nor by file order', async () => {
     const { outDir } = await ingest(tiesConfig('events.csv'));
     const items = await itemSequence(outDir);

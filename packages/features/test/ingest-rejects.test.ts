@@ -65,6 +65,21 @@ describe('ingest rejects', () => {
     expect(lines[1]).toMatch(/^bad\/non-utf8\.csv,3,invalid-encoding,"u1,2024-01-01 11:00:00,view,p2,electronics\.smartphone,caf/);
   });
 
+  it('names each file of a glob', async () => {
+    const { outDir, manifest } = await ingest(badFileConfig('{missing-customer,unparseable-timestamp,wrong-field-count}.csv'));
+
+    expect(manifest.rowsRead).toBe(11);
+    expect(manifest.rejectsByReason).toEqual({ 'missing-customer': 2, 'unparseable-timestamp': 1, 'wrong-field-count': 2 });
+    expect((await readRejectFile(outDir)).map((line) => line.split(',').slice(0, 3).join(','))).toEqual([
+      'file,line,reason',
+      'bad/missing-customer.csv,3,missing-customer',
+      'bad/unparseable-timestamp.csv,3,unparseable-timestamp',
+      'bad/wrong-field-count.csv,3,wrong-field-count',
+      'bad/wrong-field-count.csv,4,wrong-field-count',
+      'bad/wrong-field-count.csv,5,missing-customer',
+    ]);
+  });
+
   it('fails above maxRejectFraction', async () => {
     const outDir = await temporaryDirectory();
     const run = ingest(badFileConfig('missing-customer.csv', 0.01), { outDir });
