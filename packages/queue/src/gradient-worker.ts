@@ -45,6 +45,12 @@ export interface GradientWorkerOptions {
   microBatchDelayMs?: number;
 }
 
+/**
+ * Multiple of the longest micro-batch so far that the lock must outlast before the next
+ * one: room for a busier machine or a batch of longer histories.
+ */
+const MICRO_BATCH_LOCK_FACTOR = 3;
+
 /** Counters of one worker, for logs and tests. */
 export interface GradientWorkerStats {
   jobsCompleted: number;
@@ -77,6 +83,8 @@ export class GradientWorker {
   private readonly worker: Worker<GradientJobData, GradientJobResult>;
   private readonly heartbeat: WorkerHeartbeat;
   private loaded: LoadedRun | null = null;
+  /** Longest micro-batch this worker has computed, in milliseconds; sizes the lock before the next one. */
+  private longestMicroBatchMs = 0;
   private closing = false;
   private closed: Promise<void> | null = null;
 
@@ -164,7 +172,10 @@ export class GradientWorker {
     let randomState: number[] | null = null;
 
     for (const [index, part] of parts.entries()) {
+      await this.extendForMicroBatch(job, token);
+      const microBatchStart = performance.now();
       const state = this.computeMicroBatch(run, data, part, sums, taskLossSums, shardLabelCounts);
+      this.longestMicroBatchMs = Math.max(this.longestMicroBatchMs, performance.now() - microBatchStart);
       randomState ??= state;
       if (this.options.microBatchDelayMs) await sleep(this.options.microBatchDelayMs);
       // Yields to the event loop, so that BullMQ renews the job's lock between micro-batches.
@@ -248,6 +259,19 @@ export class GradientWorker {
       shardLabelCounts[task]! += counts[task]!;
     }
     return random.getState();
+  }
+
+  /**
+   * Extends the job's lock and this worker's heartbeat to outlast the coming micro-batch,
+   * during which the event loop, and with it BullMQ's lock renewal, is blocked. Without
+   * it, a machine slow enough that one micro-batch outlasts lockDurationMs would see
+   * every job taken for stalled.
+   */
+  private async extendForMicroBatch(job: Job<GradientJobData, GradientJobResult>, token: string | undefined): Promise<void> {
+    const needed = Math.ceil(MICRO_BATCH_LOCK_FACTOR * this.longestMicroBatchMs);
+    if (needed <= this.options.policy.lockDurationMs) return;
+    if (token !== undefined) await job.extendLock(token, needed);
+    await this.heartbeat.beat(needed);
   }
 
   /** Throws an UnrecoverableError when the job's weights version is not the current one. */

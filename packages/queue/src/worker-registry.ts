@@ -39,11 +39,16 @@ export class WorkerHeartbeat {
     await this.redis.multi().del(this.keys.worker(this.info.id)).srem(this.keys.workers(), this.info.id).exec();
   }
 
-  private async beat(): Promise<void> {
+  /**
+   * Sends one heartbeat that lasts `ttlMs` (at least the policy's time to live). A worker
+   * about to block its event loop for a long micro-batch, when the timer cannot fire,
+   * sends one that outlasts it.
+   */
+  async beat(ttlMs = this.policy.heartbeatTtlMs): Promise<void> {
     if (this.stopped) return;
     await this.redis
       .multi()
-      .set(this.keys.worker(this.info.id), JSON.stringify(this.info), 'PX', this.policy.heartbeatTtlMs)
+      .set(this.keys.worker(this.info.id), JSON.stringify(this.info), 'PX', Math.ceil(Math.max(ttlMs, this.policy.heartbeatTtlMs)))
       .sadd(this.keys.workers(), this.info.id)
       .exec();
   }

@@ -3,11 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { train, type TrainingData } from '@mcm/training';
-import type { ModelConfig } from '@mcm/model';
+import { CustomerModel, type ModelConfig } from '@mcm/model';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
 import { useCpuBackend } from '../../training/test/helpers/backend.ts';
 import { GradientCoordinator } from '../src/gradient-coordinator.ts';
-import { GradientWorker } from '../src/gradient-worker.ts';
+import { GradientWorker, type GradientWorkerOptions } from '../src/gradient-worker.ts';
 import { GRADIENT_QUEUE } from '../src/keys.ts';
 import { closeRedis, connectRedis } from '../src/redis.ts';
 import type { QueuePolicy } from '../src/policy.ts';
@@ -97,10 +97,11 @@ async function startChild(id: string, prefix: string, delayMs: number): Promise<
   return child;
 }
 
-async function startInProcessWorker(id: string, prefix: string): Promise<GradientWorker> {
-  const logger = silentLogger();
-  const redis: Redis = await connectRedis(REDIS_URL, { policy, logger, role: 'worker' });
-  const worker = await GradientWorker.start({ redis, prefix, policy, logger, backend: 'cpu', id });
+async function startInProcessWorker(id: string, prefix: string, options: Partial<GradientWorkerOptions> = {}): Promise<GradientWorker> {
+  const logger = options.logger ?? silentLogger();
+  const workerPolicy = options.policy ?? policy;
+  const redis: Redis = await connectRedis(REDIS_URL, { policy: workerPolicy, logger, role: 'worker' });
+  const worker = await GradientWorker.start({ redis, prefix, backend: 'cpu', id, ...options, policy: workerPolicy, logger });
   cleanups.push(async () => {
     await worker.close();
     await closeRedis(redis);
@@ -201,5 +202,43 @@ describe('worker faults', () => {
     expect(steps[leftAt - 1]!.shards).toBe(2);
     expect(steps.at(-1)!.shards).toBe(1);
     expect(stayer.stats.jobsCompleted).toBeGreaterThan(MAX_STEPS - leftAt);
+  });
+});
+
+describe('slow workers', () => {
+  it('lock outlasts a long micro-batch', async () => {
+    const prefix = uniquePrefix('slow');
+    // Each forward pass blocks the event loop for longer than the lock lasts, as a large
+    // model on a slow machine does.
+    const blockMs = 900;
+    const slowPolicy = testPolicy({ ...POLICY_OVERRIDES, lockDurationMs: 600, stalledIntervalMs: 300 });
+    const { logger, records } = captureLogger('worker');
+    const worker = await startInProcessWorker('slow', prefix, {
+      policy: slowPolicy,
+      logger,
+      createModel: (run) => {
+        const model = CustomerModel.create(run.modelConfig, 0);
+        const taskLosses = model.taskLosses.bind(model);
+        model.taskLosses = (...args) => {
+          const until = performance.now() + blockMs;
+          while (performance.now() < until);
+          return taskLosses(...args);
+        };
+        return model;
+      },
+    });
+    const { coordinator, runDir } = await startCoordinator('slow', prefix, 1);
+
+    const model = createTinyModel(config);
+    await train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: 3 }), silentLogger(), coordinator.step);
+    model.dispose();
+
+    const steps = await readStepLines(runDir);
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    // Only the first job, before any micro-batch was timed, may lose its lock.
+    const stalls = records.filter((record) => record.msg.startsWith('gradient job stalled'));
+    expect(stalls.length).toBeLessThanOrEqual(1);
+    expect(steps.slice(1).every((line) => line.redoneShards === 0)).toBe(true);
+    expect(worker.stats.jobsCompleted).toBeGreaterThanOrEqual(3);
   });
 });
