@@ -260,7 +260,8 @@ export class GradientCoordinator {
 
   /**
    * Stops listening, withdraws the run (so idle workers reject leftover jobs as stale),
-   * and releases the lock. Calling it again returns the same promise.
+   * removes the completed jobs and releases the lock. Calling it again returns the same
+   * promise.
    */
   close(): Promise<void> {
     this.closed ??= this.shutDown();
@@ -274,6 +275,8 @@ export class GradientCoordinator {
     try {
       if (this.lock !== null && !this.lockLost) {
         await this.queue.drain(true);
+        // Completed gradient jobs are of no use once the run stops; failed ones stay for inspection.
+        await this.queue.clean(0, 0, 'completed');
         await redis.del(this.keys.currentVersion(), this.keys.run());
         if (this.current !== null) await redis.del(this.keys.weights(this.current.run, this.current.session, this.current.version));
       }
