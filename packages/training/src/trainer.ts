@@ -111,49 +111,70 @@ export async function train(
   });
   const trainable = new Map([...model.variables].filter(([, variable]) => variable.trainable));
   const optimizer = new AdamW(trainable, options.adamw);
-  let random = new Random((options.seed ^ 0x68e31da4) >>> 0);
-  let stepsDone = 0;
-  let progress: TrainerProgress = {
-    trainingSeconds: 0,
-    sequences: 0,
-    bestValidationNdcg: null,
-    bestStep: null,
-    evaluationsWithoutImprovement: 0,
-  };
+  // The optimizer's moment variables are freed however the run ends, setup errors included.
+  try {
+    const start = await restoreOrStart(model, data, options, { sampler, optimizer, stepLog, validationLog }, logger);
 
+    const validation = sampleEvaluationSet(buildEvaluationSet(data, 'validation', options.evalTargets, options.maxLength), options.evalMaxExamples, options.seed);
+    if (validation.examples.length === 0) {
+      logger.warn({ dataset: data.manifest.dataset }, 'the validation split has no example: early stopping is off and best is the last checkpoint');
+    }
+
+    const session = new TrainingSession(model, data, options, logger, { sampler, optimizer, validation, stepLog, validationLog, tasks, step });
+    return await session.run(start.step, start.progress, start.random);
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** The starting point of a run: step, counters and dropout generator. */
+interface StartState {
+  step: number;
+  progress: TrainerProgress;
+  random: Random;
+}
+
+/**
+ * Restores the state of `last` into the model, optimizer and sampler when `resume` is
+ * set, and drops log lines past its step. A new run gets the initial state instead, and
+ * is rejected when the run directory already contains a checkpoint.
+ */
+async function restoreOrStart(
+  model: TrainableModel,
+  data: TrainingData,
+  options: TrainerOptions,
+  parts: { sampler: BatchSampler; optimizer: AdamW; stepLog: StepLog; validationLog: StepLog },
+  logger: Logger,
+): Promise<StartState> {
+  const checkpoints = checkpointDir(options.runDir);
   const existing = await readCheckpointMeta(checkpoints, 'last');
+
   if (options.resume) {
     if (existing === null) throw new Error(`--resume: no last checkpoint in ${checkpoints}; start the run without --resume`);
     const checkpoint = await loadCheckpoint(checkpoints, 'last');
     checkFingerprint(checkpoint.meta, data.manifest.fingerprint, data.dir);
     if (checkpoint.optimizer === null) throw new Error(`${checkpoints}/last.json has no optimizer state, so the run cannot resume from it`);
     model.setWeights(checkpoint.weights);
-    optimizer.setState(checkpoint.optimizer);
-    random = new Random(checkpoint.meta.random);
-    sampler.setState(checkpoint.meta.sampler);
-    stepsDone = checkpoint.meta.step;
-    progress = checkpoint.meta.progress;
-    await stepLog.truncateAfter(stepsDone);
-    await validationLog.truncateAfter(stepsDone);
-    logger.info({ step: stepsDone, checkpoint: join(checkpoints, 'last.json') }, 'resuming training');
-  } else if (existing !== null) {
+    parts.optimizer.setState(checkpoint.optimizer);
+    parts.sampler.setState(checkpoint.meta.sampler);
+    await parts.stepLog.truncateAfter(checkpoint.meta.step);
+    await parts.validationLog.truncateAfter(checkpoint.meta.step);
+    logger.info({ step: checkpoint.meta.step, checkpoint: join(checkpoints, 'last.json') }, 'resuming training');
+    return { step: checkpoint.meta.step, progress: checkpoint.meta.progress, random: new Random(checkpoint.meta.random) };
+  }
+
+  if (existing !== null) {
     throw new Error(`${options.runDir} already contains a checkpoint (step ${existing.step}); pass --resume to continue it, or choose a new --out`);
-  } else if (existsSync(stepLog.path)) {
-    await stepLog.truncateAfter(0);
-    await validationLog.truncateAfter(0);
   }
-
-  const validation = sampleEvaluationSet(buildEvaluationSet(data, 'validation', options.evalTargets, options.maxLength), options.evalMaxExamples, options.seed);
-  if (validation.examples.length === 0) {
-    logger.warn({ dataset: data.manifest.dataset }, 'the validation split has no example: early stopping is off and best is the last checkpoint');
+  if (existsSync(parts.stepLog.path)) {
+    await parts.stepLog.truncateAfter(0);
+    await parts.validationLog.truncateAfter(0);
   }
-
-  const session = new TrainingSession(model, data, options, logger, { sampler, optimizer, validation, stepLog, validationLog, tasks, step });
-  try {
-    return await session.run(stepsDone, progress, random);
-  } finally {
-    optimizer.dispose();
-  }
+  return {
+    step: 0,
+    progress: { trainingSeconds: 0, sequences: 0, bestValidationNdcg: null, bestStep: null, evaluationsWithoutImprovement: 0 },
+    random: new Random((options.seed ^ 0x68e31da4) >>> 0),
+  };
 }
 
 interface SessionParts {
