@@ -6,6 +6,10 @@
  *   nice npx tsx scripts/bench-distributed.ts
  *   nice npx tsx scripts/bench-distributed.ts --workers 1,2,4 --steps 30 --bytes-items 100000
  *
+ * `--rounds N` repeats the single-process, 1-worker and 2-worker runs N times in turn and
+ * reports medians over all rounds, so that a load that changes during the benchmark (a
+ * shared machine) weighs on every configuration alike.
+ *
  * Needs a Redis with maxmemory-policy noeviction at REDIS_URL (default
  * redis://127.0.0.1:6379); every key goes under a fresh prefix that is deleted at the end.
  * Workers run as separate processes of `apps/trainer/src/cli.ts worker`, the coordinator
@@ -52,6 +56,7 @@ const TRAINER_CLI = join(ROOT, 'apps/trainer/src/cli.ts');
 const { values: args } = parseArgs({
   options: {
     workers: { type: 'string', default: '1,2' },
+    rounds: { type: 'string', default: '1' },
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
@@ -67,6 +72,7 @@ const { values: args } = parseArgs({
 
 const settings = {
   workerCounts: args.workers.split(',').map(Number),
+  rounds: Number(args.rounds),
   steps: Number(args.steps),
   warmup: Number(args.warmup),
   batch: Number(args.batch),
@@ -380,24 +386,38 @@ async function main(): Promise<void> {
         `batch ${settings.batch}, backend ${backend.name}; ${settings.steps} timed steps after ${settings.warmup} warm-up steps`,
     );
 
-    const local = timeLocal(data, config);
-    console.log(`single process (no queue): ${(median(local) * 1000).toFixed(1)} ms/step, ${(settings.batch / median(local)).toFixed(1)} sequences/s`);
+    const local: number[] = [];
+    const timings = new Map<number, DistributedTiming[]>(settings.workerCounts.map((count) => [count, []]));
+    for (let round = 1; round <= settings.rounds; round++) {
+      local.push(...timeLocal(data, config));
+      for (const count of settings.workerCounts) timings.get(count)!.push(await timeDistributed(count, data, config));
+      console.log(`round ${round} of ${settings.rounds} done, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
+    }
 
-    const timings: DistributedTiming[] = [];
-    for (const count of settings.workerCounts) {
-      const timing = await timeDistributed(count, data, config);
-      timings.push(timing);
-      const step = median(timing.stepSeconds);
+    console.log(`single process (no queue): ${(median(local) * 1000).toFixed(1)} ms/step, ${(settings.batch / median(local)).toFixed(1)} sequences/s`);
+    const stepMedians = new Map<number, number>();
+    for (const [count, rounds] of timings) {
+      const stepSeconds = rounds.flatMap((timing) => timing.stepSeconds);
+      const step = median(stepSeconds);
+      stepMedians.set(count, step);
+      const workerSeconds = median(rounds.flatMap((timing) => timing.workerSeconds));
+      const overheadSeconds = median(rounds.flatMap((timing) => timing.overheadSeconds));
+      const gradientBytes = median(rounds.flatMap((timing) => timing.gradientBytes));
+      // BullMQ's share: from the jobs' dispatch to the last result, minus the slowest worker's own time.
+      const roundTrip = median(rounds.flatMap((timing) => timing.coordinatorPhases.map((phases, i) => phases.wait! - timing.workerSeconds[i]!)));
       console.log(
         `${count} worker(s): ${(step * 1000).toFixed(1)} ms/step, ${(settings.batch / step).toFixed(1)} sequences/s, ` +
-          `slowest worker ${(median(timing.workerSeconds) * 1000).toFixed(1)} ms, queue overhead ${(median(timing.overheadSeconds) * 1000).toFixed(1)} ms/step, ` +
-          `gradients ${(median(timing.gradientBytes) / 1e6).toFixed(2)} MB/step, weights ${(timing.weightsBytes / 1e6).toFixed(2)} MB/step`,
+          `slowest worker ${(workerSeconds * 1000).toFixed(1)} ms, overhead ${(overheadSeconds * 1000).toFixed(1)} ms/step ` +
+          `(of which queue round trip ${(roundTrip * 1000).toFixed(1)} ms), ` +
+          `gradients ${(gradientBytes / 1e6).toFixed(2)} MB/step, weights ${(rounds[0]!.weightsBytes / 1e6).toFixed(2)} MB/step`,
       );
-      console.log(`  slowest worker, median ms: ${formatPhases(timing.workerPhases)}; coordinator, median ms: ${formatPhases(timing.coordinatorPhases)}`);
+      const workerPhases = rounds.flatMap((timing) => timing.workerPhases);
+      const coordinatorPhases = rounds.flatMap((timing) => timing.coordinatorPhases);
+      console.log(`  slowest worker, median ms: ${formatPhases(workerPhases)}; coordinator, median ms: ${formatPhases(coordinatorPhases)}`);
     }
-    const first = timings[0];
-    for (const timing of timings.slice(1)) {
-      console.log(`throughput ${timing.workers} vs ${first!.workers} worker(s): ${(median(first!.stepSeconds) / median(timing.stepSeconds)).toFixed(2)}x`);
+    const [first, ...others] = settings.workerCounts;
+    for (const count of others) {
+      console.log(`throughput ${count} vs ${first} worker(s): ${(stepMedians.get(first!)! / stepMedians.get(count)!).toFixed(2)}x`);
     }
 
     const bytes = await measureGradientBytes(settings.bytesItems, join(dir, 'bytes'));
