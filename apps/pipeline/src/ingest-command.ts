@@ -34,8 +34,8 @@ export function registerIngestCommand(program: Command): void {
         '',
         'Rows with a missing customer, an unparseable time or a broken line are written',
         "to <out>/rejects.csv. The run fails when they exceed the config's",
-        'maxRejectFraction (default 0.01). Logs go to stderr as JSON lines; MCM_LOG_LEVEL',
-        'sets the level. A one-line JSON summary goes to stdout.',
+        'maxRejectFraction (default 0.01). Logs go to stderr, as JSON lines unless stderr',
+        'is a terminal; MCM_LOG_LEVEL sets the level. A one-line JSON summary goes to stdout.',
       ].join('\n'),
     )
     .action(async (options: IngestCommandOptions) => {

@@ -41,7 +41,7 @@ export async function loadRowSource(
   files: readonly SourceFile[],
   plan: ColumnPlan,
   logger: Logger,
-  onProgress: (percentOfFile: number) => void,
+  onProgress: (percentDone: number) => void,
 ): Promise<FileLoad[]> {
   // An empty file has no header to describe, so it is left out of the read.
   for (const file of files) {
@@ -125,7 +125,7 @@ export async function loadSequenceSource(
   source: SequenceEventSource,
   files: readonly SourceFile[],
   plan: ColumnPlan,
-  onProgress: (percentOfFile: number) => void,
+  onProgress: (percentDone: number) => void,
 ): Promise<FileLoad[]> {
   if (plan.eventColumns.length > 0) {
     const columns = plan.eventColumns.map((need) => `"${need.column}"`).join(', ');

@@ -60,9 +60,9 @@ const SOURCE_FILE_COLUMN = 'mcm_source_file';
 const JSON_KEY_SAMPLE_LINES = 1000;
 
 /**
- * Opens `files` (one source's files, with consecutive SourceFile indexes) with the
- * format's reader and lists their columns, which must be the same in every file. A
- * `locate` read takes one file at a time, because record numbers count within a file.
+ * Opens `files` (files of one source) with the format's reader and lists their
+ * columns, which must be the same in every file. A `locate` read takes one file at a
+ * time, because record numbers count within a file.
  */
 export async function openFileReader(
   session: DuckDBSession,
@@ -112,11 +112,11 @@ function fileNameArgument(files: readonly SourceFile[]): string {
   return files.length > 1 ? `, filename = ${sqlString(SOURCE_FILE_COLUMN)}` : '';
 }
 
-/** SQL of a row's file index, from the path that DuckDB reports in SOURCE_FILE_COLUMN. */
+/** SQL of a row's file index, looked up by the path that DuckDB reports in SOURCE_FILE_COLUMN. */
 function fileIndexExpression(files: readonly SourceFile[]): string {
   if (files.length === 1) return String(files[0]!.index);
-  // The indexes are consecutive, and list_position counts from 1.
-  return `CAST(list_position(${pathList(files)}, src.${SOURCE_FILE_COLUMN}) + ${files[0]!.index - 1} AS INTEGER)`;
+  const indexes = `[${files.map((file) => file.index).join(', ')}]`;
+  return `CAST(${indexes}[list_position(${pathList(files)}, src.${SOURCE_FILE_COLUMN})] AS INTEGER)`;
 }
 
 async function openCsvReader(session: DuckDBSession, files: readonly SourceFile[], csv: CsvOptions): Promise<FileReader> {

@@ -136,7 +136,7 @@ async function loadEvents(
 ): Promise<FileLoad[]> {
   const progress = startProgress(logger, 'read sources', 0, 'rows');
   let rowsDone = 0;
-  const onProgress = (percentOfFile: number) => progress.update(rowsDone, { file: `${percentOfFile.toFixed(0)}%` });
+  const onProgress = (percentDone: number) => progress.update(rowsDone, { source: `${percentDone.toFixed(0)}%` });
 
   const loads: FileLoad[] = [];
   for (const [position, source] of config.events.entries()) {

@@ -80,6 +80,19 @@ describe('ingest rejects', () => {
     ]);
   });
 
+  it('skips an empty file among others', async () => {
+    const config = basicConfig({ maxRejectFraction: 0.5, split: { kind: 'leave-last-out' } }, 'multi/*.csv');
+    const { outDir, manifest } = await ingest(config);
+
+    // multi/b.csv has no bytes at all, so the rows of multi/c.csv come after a gap in the file indexes.
+    expect(manifest.rowsRead).toBe(3);
+    expect(manifest.events).toBe(2);
+    expect(await readRejectFile(outDir)).toEqual([
+      'file,line,reason,raw',
+      'multi/c.csv,3,missing-customer,",2024-01-03 10:00:00,view,p2,electronics.smartphone,acme"',
+    ]);
+  });
+
   it('fails above maxRejectFraction', async () => {
     const outDir = await temporaryDirectory();
     const run = ingest(badFileConfig('missing-customer.csv', 0.01), { outDir });
