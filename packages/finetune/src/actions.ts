@@ -41,7 +41,7 @@ export async function defineActions(data: TrainingData): Promise<OfferAction[]> 
   return actions.slice(0, ACTION_COUNT).map((action, index) => ({ ...action, index }));
 }
 
-/** The vocabulary's real values: not padding, out-of-vocabulary or the missing value. */
+/** Reads the vocabulary's real values: not padding, out-of-vocabulary or the missing value. */
 async function realValues(data: TrainingData, feature: string): Promise<Array<{ id: number; value: string }>> {
   const values = await readVocabulary(data.dir, feature);
   const real: Array<{ id: number; value: string }> = [];

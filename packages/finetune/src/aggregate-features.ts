@@ -3,11 +3,11 @@ import type { OfferAction } from './actions.ts';
 import { EVENT_TYPE_NAMES, type EventTypeIds, type History } from './history.ts';
 
 /**
- * Hand-made aggregate features of a history, the kind a tree model of a marketing team
- * is built on: counts and shares of event types, per product line and action category
- * views and purchases, recency of the last cart and purchase, the last event's product
- * line, and recent variety and repeat views. They summarise the history but keep no
- * order beyond "last" and "recent", which is what a sequence model can add.
+ * Hand-made aggregate features of a history, the kind a marketing team's tree model is
+ * built on. They are counts and shares of event types, browsing shares and purchases per
+ * product line and action category, the recency of the last cart and purchase, the last
+ * event's product line, and recent variety and repeat views. They keep no order beyond
+ * "last" and "recent", which is what a sequence model can add.
  */
 export class AggregateFeatures {
   readonly names: string[];

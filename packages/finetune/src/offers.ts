@@ -6,7 +6,7 @@ import type { TrainingData } from '@mcm/training';
 import { actionLogits, defineActions, historySignals, RESPONSE_MODEL, type OfferAction } from './actions.ts';
 import { historyOf, readEventTypeIds } from './history.ts';
 
-/** Which part of the labelled data an offer belongs to; assigned by customer, so no customer is in two parts. */
+/** Part of the labelled data, assigned by customer so that no customer is in two parts. */
 export type OfferSplit = 'train' | 'validation' | 'test';
 
 /**
@@ -52,9 +52,9 @@ export const OFFER_DEFAULTS = {
 /**
  * Generates labelled offers for the customers of an ingested synthetic dataset. Each
  * offer picks a customer with at least `minHistory` events and a random point in their
- * history, then draws the customer's response from RESPONSE_MODEL: a softmax over "no
- * conversion" and every action the customer is eligible for, whose logits depend on the
- * events before that point (see actions.ts). The same data and seed give the same offers.
+ * history. The response is drawn from RESPONSE_MODEL, a softmax over "no conversion" and
+ * every action the customer is eligible for. The logits depend on the events before
+ * that point (see actions.ts). The same data and seed give the same offers.
  */
 export async function generateOffers(data: TrainingData, options: { offers?: number; seed?: number } = {}): Promise<OfferData> {
   const offers = options.offers ?? OFFER_DEFAULTS.offers;

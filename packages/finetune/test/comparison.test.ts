@@ -39,7 +39,10 @@ describe('BoostedTrees', () => {
       const x = (i * 37) % 100;
       const noise = (i * 53) % 7;
       rows.push([x, noise]);
-      labels.push(x < 30 ? 0 : x < 70 ? 1 : 2);
+      let label = 2;
+      if (x < 70) label = 1;
+      if (x < 30) label = 0;
+      labels.push(label);
     }
     const trees = new BoostedTrees(3, 1, { rounds: 20, learningRate: 0.3, maxDepth: 2, lambda: 1, minChildHessian: 1, featureShare: 1, bins: 32 });
     trees.train(rows, labels);
