@@ -1,7 +1,7 @@
 /**
  * Training-step benchmark: one BERT4Rec-style Adam step written with the mcm engine,
- * against the same step in PyTorch (../shared/bench/torch_reference.py) when a Python with
- * torch is available.
+ * against the same step in PyTorch (the reference script at TORCH_REFERENCE) when a Python
+ * with torch is available.
  *
  *   npm run bench:train
  *   npm run bench:train -- --variants engine,plain,no-sliced --steps 20
@@ -46,7 +46,7 @@ interface BenchConfig {
   warmup: number;
 }
 
-/** How a variant builds the step: which ops it multiplies with and which wasm kernels it keeps. */
+/** A way of building the step: the ops it multiplies with and the wasm kernels it keeps. */
 interface Variant {
   description: string;
   dense: (x: tf.Tensor, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor;
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** Runs warmup + steps Adam steps of `variant` and returns the median time of the timed ones. */
+/** Runs warmup + steps Adam steps of `variant` and returns the median times of the timed ones. */
 async function timeVariant(config: BenchConfig, variant: Variant, profile: boolean): Promise<Omit<StepResult, 'label'>> {
   const random = new Random(0);
   const model = createWeights(config, random);
@@ -401,7 +401,7 @@ interface Batch {
   labels: tf.Tensor1D;
 }
 
-/** A batch like the reference's: random items, left padding of up to length / 2 positions. */
+/** Creates a batch like the reference's: random items, left padding of up to length / 2 positions. */
 function createBatch(config: BenchConfig, random: Random): Batch {
   const { batch, length, items } = config;
   const ids = new Int32Array(batch * length);
@@ -440,7 +440,7 @@ function loss(config: BenchConfig, variant: Variant, w: Weights, batch: Batch): 
   return tf.neg(tf.mean(picked)) as tf.Scalar;
 }
 
-/** One post-LN transformer block over x [B*T, H]. */
+/** Applies one post-LN transformer block to x [B*T, H]. */
 function block(config: BenchConfig, variant: Variant, w: Weights, layer: number, x: tf.Tensor, mask: tf.Tensor4D): tf.Tensor {
   const { batch, length, hidden, heads } = config;
   const headSize = hidden / heads;
@@ -554,7 +554,7 @@ function runTorch(config: BenchConfig, threads: number): { result: StepResult } 
     ...['--layers', String(config.layers), '--ffn', String(config.ffn)],
     ...['--steps', String(config.steps), '--warmup', String(config.warmup)],
   ];
-  // One BLAS thread per torch thread, as the reference's own usage line says.
+  // One BLAS thread per torch thread, as the reference script's usage line recommends.
   const run = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
   if (run.status !== 0) return { skipped: `${python} ${TORCH_REFERENCE} failed: ${run.stderr.trim().split('\n').pop()}` };
 
