@@ -10,6 +10,7 @@ import {
   redactRedisUrl,
   redisUrlFromEnvironment,
 } from '@mcm/queue';
+import { RANDOM_PREFIX_SAMPLER } from '@mcm/training';
 import { addTrainOptions, runTrainCommand, type StepRunner, type TrainCommandOptions, type TrainSetup } from '@mcm/trainer/train-command';
 import { warmStartModel } from './nightly/warm-start.ts';
 import { startStatusServer } from './status-server.ts';
@@ -81,6 +82,12 @@ async function createDistributedRunner(
   options: StartCommandOptions & { redisUrl: string; policy: ReturnType<typeof policyFromEnvironment>; run: string },
 ): Promise<StepRunner> {
   const { logger, data, modelConfig, training } = setup;
+  if (training.sampler !== RANDOM_PREFIX_SAMPLER) {
+    throw new Error(
+      `model "${setup.modelName}" trains with the ${training.sampler} sampler, but workers rebuild only ${RANDOM_PREFIX_SAMPLER} examples; ` +
+        'train it with "nx run trainer:train"',
+    );
+  }
   const redis = await connectRedis(options.redisUrl, { policy: options.policy, logger, role: 'coordinator' });
   let coordinator: GradientCoordinator;
   try {

@@ -227,6 +227,9 @@ export class GradientWorker {
     shardLabelCounts: Record<string, number>,
   ): number[] {
     const { tasks, features } = run.description;
+    // NOTE: this rebuilds next-event examples, as the random-prefix sampler makes them. A
+    // sampler that builds its batches another way (masked events for Cloze) needs its own
+    // recipe in the job payload; until then coordinator:start rejects other samplers.
     const batch = buildBatch(refs, features);
     const labels = buildLabels(refs, tasks);
     const counts = labelCounts(labels, tasks);
