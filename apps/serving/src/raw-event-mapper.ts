@@ -261,7 +261,13 @@ function inputGroups(source: EventSource, plan: ColumnPlan, fields: readonly Eve
   return [...groups.values()];
 }
 
-/** The fields of a raw event: the first event source's item, event type and event columns, plus its time columns. */
+/**
+ * Lists the fields of a raw event: the first event source's item, event type and event
+ * columns, plus its time columns.
+ *
+ * NOTE: a config with several event sources (a view log and a purchase log, say) that
+ * name their columns differently accepts only the first source's names.
+ */
 function eventFields(source: EventSource, plan: ColumnPlan): EventField[] {
   if (source.kind === 'customer-sequences') {
     return [{ name: 'item', role: 'item', shape: 'text', required: true, allowed: null }];
