@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { runMain } from '@mcm/common';
 import { Command } from 'commander';
 import { registerNightlyCommands } from './nightly-command.ts';
 import { registerStartCommand } from './start-command.ts';
@@ -10,4 +11,4 @@ const program = new Command('mcm-coordinator')
 registerStartCommand(program);
 registerNightlyCommands(program);
 
-await program.parseAsync(process.argv);
+await runMain('mcm-coordinator', () => program.parseAsync(process.argv));

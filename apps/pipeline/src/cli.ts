@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { runMain } from '@mcm/common';
 import { Command } from 'commander';
 import { registerIngestCommand } from './ingest-command.ts';
 import { registerSynthCommand } from './synth-command.ts';
@@ -10,12 +11,4 @@ const program = new Command('mcm-pipeline')
 registerIngestCommand(program);
 registerSynthCommand(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  // A failed command prints its message, not a stack trace; MCM_LOG_LEVEL=debug shows the stack.
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(`mcm-pipeline: ${message}`);
-  if (process.env.MCM_LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
-  process.exitCode = 1;
-}
+await runMain('mcm-pipeline', () => program.parseAsync(process.argv));

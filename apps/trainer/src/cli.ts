@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { runMain } from '@mcm/common';
 import { Command } from 'commander';
 import { registerEvaluateCommand } from './evaluate-command.ts';
 import { registerFinetuneCommands } from './finetune-command.ts';
@@ -14,4 +15,4 @@ registerEvaluateCommand(program);
 registerFinetuneCommands(program);
 registerWorkerCommand(program);
 
-await program.parseAsync(process.argv);
+await runMain('mcm-trainer', () => program.parseAsync(process.argv));
