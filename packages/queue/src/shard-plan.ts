@@ -1,6 +1,7 @@
 import type { ShardData } from '@mcm/schema';
 import type { ExampleRef, SampledBatch, TrainingData } from '@mcm/training';
 import type { ExamplePosition } from './payloads.ts';
+export { labelCounts } from '@mcm/training';
 
 /** One shard of a step's batch: the examples one worker computes gradients on. */
 export interface BatchShard {
@@ -39,19 +40,6 @@ export function resolveExamples(data: TrainingData, positions: readonly ExampleP
     }
     return { shard, customer, start, end };
   });
-}
-
-/** Returns each task's number of labelled examples (label not 0). */
-export function labelCounts(labels: Readonly<Record<string, Int32Array>>, tasks: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const task of tasks) {
-    const values = labels[task];
-    if (values === undefined) throw new Error(`the batch has no labels for task "${task}"`);
-    let count = 0;
-    for (const label of values) if (label !== 0) count++;
-    counts[task] = count;
-  }
-  return counts;
 }
 
 /**

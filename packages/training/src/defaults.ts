@@ -25,6 +25,13 @@ export const TRAINING_DEFAULTS = {
   decay: 'constant' as LearningRateDecay,
   /** Fraction of the peak rate that cosine and linear decay end at. */
   minLearningRateRatio: 0.1,
+  /**
+   * Largest rows x length^2 of one forward and backward pass; a batch above it is cut into
+   * micro-batches whose gradients are summed. Self-attention keeps rows x heads x length^2
+   * scores per block: 64 histories of 291 events exhausted the wasm backend's 4 GiB heap,
+   * while 2^20 cells (64 rows up to length 128, 12 rows at length 291) stayed well inside it.
+   */
+  maxBatchCells: 1_048_576,
   /** Global gradient-norm limit: rescales the rare large step instead of letting it ruin the weights. */
   clipNorm: 1.0,
   /** Seed of weights, dropout, shuffles and prefixes: a fixed value makes a run reproducible. */

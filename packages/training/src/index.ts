@@ -19,3 +19,4 @@ export * from './baselines/popularity.ts';
 export * from './baselines/last-value.ts';
 export * from './run-log.ts';
 export * from './trainer.ts';
+export * from './micro-batches.ts';

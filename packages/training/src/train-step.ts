@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Random } from '@mcm/common';
 import type { SequenceBatch, TaskLabels } from '@mcm/model';
+import { TRAINING_DEFAULTS } from './defaults.ts';
+import { computeMicroBatchGradients, planMicroBatches } from './micro-batches.ts';
 import type { AdamW } from './optimizer/adamw.ts';
 import type { SampledBatch } from './samplers/batch-sampler.ts';
 import type { TaskWeights } from './task-loss.ts';
@@ -56,6 +58,8 @@ export interface StepOptions {
   random: Random;
   /** 1-based number of this step, for the error message. */
   step: number;
+  /** Largest rows x length^2 computed at once; a larger batch is cut into micro-batches. */
+  maxBatchCells?: number;
 }
 
 /**
@@ -182,7 +186,12 @@ export function disposeGradients(gradients: ReadonlyMap<string, tf.Tensor>): voi
  * loss or the gradient norm is NaN or infinite.
  */
 export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): StepResult {
-  const computed = computeGradients(model, sampled, { taskWeights: options.taskWeights, random: options.random });
+  const maxCells = options.maxBatchCells ?? TRAINING_DEFAULTS.maxBatchCells;
+  const runs = planMicroBatches(sampled.examples, maxCells);
+  const computed =
+    runs.length <= 1
+      ? computeGradients(model, sampled, { taskWeights: options.taskWeights, random: options.random })
+      : computeMicroBatchGradients(model, runs, Object.keys(sampled.batch.features), options.taskWeights, options.random);
   try {
     const update = applyGradients(optimizer, computed, {
       learningRate: options.learningRate,
