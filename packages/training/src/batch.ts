@@ -3,7 +3,7 @@ import { PAD_ID, type FeatureColumn, type ShardData } from '@mcm/schema';
 
 /**
  * One example: the events of `customer` in `shard` from `start` (inclusive) to `end`
- * (exclusive) are the history, and event `end` (when it exists) holds the labels.
+ * (exclusive) are the history, and event `end` (when it exists) carries the labels.
  * Indices are event indices inside the shard, not positions inside the customer.
  */
 export interface ExampleRef {
@@ -86,7 +86,7 @@ export function labelValue(column: FeatureColumn, event: number): number {
 }
 
 /**
- * The labels of `refs`: the value of each task's feature at event `end`. A
+ * Returns the labels of `refs`: the value of each task's feature at event `end`. A
  * multi-valued task feature takes its first value.
  */
 export function buildLabels(refs: readonly ExampleRef[], tasks: readonly string[]): TaskLabels {
