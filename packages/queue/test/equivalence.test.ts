@@ -14,16 +14,16 @@ import {
   readStepLines,
   temporaryRunDir,
   testPolicy,
-  tinyModelConfig,
   uniquePrefix,
-  writeFixtureDataset,
   type StepLine,
+  trainReferenceRun,
+  type ReferenceRun,
 } from './helpers/fixture.ts';
 import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
 
 const logger = silentLogger();
 const policy = testPolicy();
-let fixture: Awaited<ReturnType<typeof writeFixtureDataset>>;
+let fixture: ReferenceRun['fixture'];
 let data: TrainingData;
 let config: ModelConfig;
 let reference: StepLine[];
@@ -31,16 +31,7 @@ const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   await useCpuBackend();
-  fixture = await writeFixtureDataset();
-  data = fixture.data;
-  config = tinyModelConfig(data);
-
-  const run = await temporaryRunDir('reference');
-  cleanups.push(run.remove);
-  const model = createTinyModel(config);
-  await train(model, data, fixtureTrainerOptions(run.dir, config), logger);
-  model.dispose();
-  reference = await readStepLines(run.dir);
+  ({ fixture, data, config, reference } = await trainReferenceRun());
 });
 
 afterAll(async () => {

@@ -15,15 +15,15 @@ import {
   readStepLines,
   temporaryRunDir,
   testPolicy,
-  tinyModelConfig,
-  writeFixtureDataset,
   type StepLine,
+  trainReferenceRun,
+  type ReferenceRun,
 } from './helpers/fixture.ts';
 import { freePort, OwnRedis } from './helpers/redis.ts';
 
 const policy = testPolicy();
 const MAX_STEPS = 5;
-let fixture: Awaited<ReturnType<typeof writeFixtureDataset>>;
+let fixture: ReferenceRun['fixture'];
 let data: TrainingData;
 let config: ModelConfig;
 let reference: StepLine[];
@@ -31,15 +31,7 @@ let cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   await useCpuBackend();
-  fixture = await writeFixtureDataset();
-  data = fixture.data;
-  config = tinyModelConfig(data);
-  const run = await temporaryRunDir('reference');
-  const model = createTinyModel(config);
-  await train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger());
-  model.dispose();
-  reference = await readStepLines(run.dir);
-  await run.remove();
+  ({ fixture, data, config, reference } = await trainReferenceRun(MAX_STEPS));
 });
 
 afterEach(async () => {

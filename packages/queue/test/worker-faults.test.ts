@@ -19,10 +19,10 @@ import {
   readStepLines,
   temporaryRunDir,
   testPolicy,
-  tinyModelConfig,
   uniquePrefix,
-  writeFixtureDataset,
   type StepLine,
+  trainReferenceRun,
+  type ReferenceRun,
 } from './helpers/fixture.ts';
 import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
 
@@ -38,7 +38,7 @@ const POLICY_OVERRIDES: Partial<QueuePolicy> = {
 const policy = testPolicy(POLICY_OVERRIDES);
 const MAX_STEPS = 5;
 
-let fixture: Awaited<ReturnType<typeof writeFixtureDataset>>;
+let fixture: ReferenceRun['fixture'];
 let data: TrainingData;
 let config: ModelConfig;
 let reference: StepLine[];
@@ -46,15 +46,7 @@ let cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   await useCpuBackend();
-  fixture = await writeFixtureDataset();
-  data = fixture.data;
-  config = tinyModelConfig(data);
-  const run = await temporaryRunDir('reference');
-  const model = createTinyModel(config);
-  await train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger());
-  model.dispose();
-  reference = await readStepLines(run.dir);
-  await run.remove();
+  ({ fixture, data, config, reference } = await trainReferenceRun(MAX_STEPS));
 });
 
 afterEach(async () => {

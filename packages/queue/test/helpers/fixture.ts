@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { Logger } from '@mcm/common';
 import { CustomerModel, modelConfigFromManifest, type ModelConfig } from '@mcm/model';
-import { loadTrainingData, type TrainerOptions, type TrainingData } from '@mcm/training';
+import { loadTrainingData, train, type TrainerOptions, type TrainingData } from '@mcm/training';
+import { silentLogger } from '../../../training/test/helpers/silent-logger.ts';
 import { buildManifest, buildShard, plantedPatternCustomers, writeDataset, PLANTED_VOCABULARIES } from '../../../training/test/helpers/dataset-fixture.ts';
 import { resolvePolicy, type QueuePolicy } from '../../src/policy.ts';
 
@@ -112,4 +113,33 @@ export function captureLogger(name: string): { logger: Logger; records: Array<Re
   const records: Array<Record<string, unknown> & { msg: string }> = [];
   const logger = pino({ name, level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line)) });
   return { logger, records };
+}
+
+/** The fixture dataset, its tiny model configuration and the steps of a single-process run on it. */
+export interface ReferenceRun {
+  fixture: Awaited<ReturnType<typeof writeFixtureDataset>>;
+  data: TrainingData;
+  config: ModelConfig;
+  /** steps.jsonl of the single-process run, the curve every distributed run must match. */
+  reference: StepLine[];
+}
+
+/**
+ * Writes the fixture dataset and trains the single-process reference run on it,
+ * `maxSteps` steps or the fixture options' default. The caller removes `fixture`.
+ */
+export async function trainReferenceRun(maxSteps?: number): Promise<ReferenceRun> {
+  const fixture = await writeFixtureDataset();
+  const config = tinyModelConfig(fixture.data);
+
+  const run = await temporaryRunDir('reference');
+  try {
+    const model = createTinyModel(config);
+    const overrides = maxSteps === undefined ? {} : { maxSteps };
+    await train(model, fixture.data, fixtureTrainerOptions(run.dir, config, overrides), silentLogger());
+    model.dispose();
+    return { fixture, data: fixture.data, config, reference: await readStepLines(run.dir) };
+  } finally {
+    await run.remove();
+  }
 }
