@@ -2,7 +2,7 @@
  * A batch of customer histories as the model reads it: plain typed arrays, turned
  * into tensors inside the model's tidy scopes.
  *
- * Sequences are left-aligned: position 0 holds the oldest event of the window and
+ * Sequences are left-aligned: position 0 contains the oldest event of the window and
  * position lengths[b] - 1 the most recent; positions from lengths[b] to length - 1
  * are padding (id 0, mask 0). Models must give the same output whatever `length`
  * (the amount of padding) is.
