@@ -88,6 +88,8 @@ export interface WorkerInfo {
   pid: number;
   backend: string;
   startedAt: string;
+  /** ISO time of the heartbeat that wrote this record; the dashboard shows it. */
+  heartbeatAt?: string;
 }
 
 /** Returns a job id that names run, session, version, shard and redo count, so that adding the same job twice is a no-op. */

@@ -48,7 +48,7 @@ export class WorkerHeartbeat {
     if (this.stopped) return;
     await this.redis
       .multi()
-      .set(this.keys.worker(this.info.id), JSON.stringify(this.info), 'PX', Math.ceil(Math.max(ttlMs, this.policy.heartbeatTtlMs)))
+      .set(this.keys.worker(this.info.id), JSON.stringify({ ...this.info, heartbeatAt: new Date().toISOString() }), 'PX', Math.ceil(Math.max(ttlMs, this.policy.heartbeatTtlMs)))
       .sadd(this.keys.workers(), this.info.id)
       .exec();
   }
