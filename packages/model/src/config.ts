@@ -62,6 +62,13 @@ export interface ModelConfig {
   candidateBias: boolean;
   /** Reserves one extra row (id = vocabularySize) in every table for a Cloze mask token; never a candidate. */
   maskToken: boolean;
+  /**
+   * At inference, appends one event made of mask tokens after the history and scores the
+   * candidates at it, as a Cloze-trained model (BERT4Rec) predicts the next event. Needs
+   * `maskToken` and the last-position readout. A history of maxLength events drops its
+   * oldest event to make room.
+   */
+  maskedInference: boolean;
   /** Standard deviation of the truncated-normal initialisation of embeddings and kernels. */
   initStd: number;
 }
@@ -116,6 +123,7 @@ export function defaultModelOptions(chosen: Partial<ModelOptions> = {}): ModelOp
     // A per-candidate bias learns popularity, as BERT4Rec's output bias does.
     candidateBias: true,
     maskToken: false,
+    maskedInference: false,
     // 0.02 is BERT's and BERT4Rec's initialisation.
     initStd: 0.02,
     ...chosen,
@@ -157,6 +165,13 @@ export function validateModelConfig(config: ModelConfig): void {
   requireBoolean('candidateProjection', config.candidateProjection);
   requireBoolean('candidateBias', config.candidateBias);
   requireBoolean('maskToken', config.maskToken);
+  requireBoolean('maskedInference', config.maskedInference);
+  if (config.maskedInference && !(config.maskToken && config.readout === 'last-position')) {
+    throw new Error(
+      `maskedInference needs maskToken true and readout "last-position" (got maskToken ${config.maskToken}, readout "${config.readout}"): ` +
+        'the appended mask event is read out at its own position',
+    );
+  }
 
   if (!(Number.isFinite(config.initStd) && config.initStd > 0)) {
     throw new Error(`initStd ${config.initStd} must be a positive number`);

@@ -8,6 +8,8 @@ import { noDropout, seededDropout } from './dropout.ts';
 import { Encoder } from './encoder.ts';
 import { ParameterStore } from './parameters.ts';
 import { prepareBatch, type PreparedBatch } from './prepared-batch.ts';
+import { rowScorer } from './last-position-readout.ts';
+import { appendMaskEvent } from './masked-inference.ts';
 import { createReadout, type CandidateScorer, type Readout } from './readout.ts';
 import type { SequenceBatch, TaskLabels } from './sequence-batch.ts';
 import { TaskHead } from './task-head.ts';
@@ -19,7 +21,17 @@ export interface TaskLossOptions {
   training: boolean;
   /** Source of dropout seeds and sampled negatives; required when `training` is true. */
   random?: Random;
+  /**
+   * `next` (default): labels[task] is [B], the event after each history. `positions`:
+   * labels[task] is [B * T], the target of every position (0 where there is none), read
+   * out at that position's hidden state: next-event training at every position (SASRec)
+   * or Cloze targets at masked positions (BERT4Rec). Needs the last-position readout.
+   */
+  labelLayout?: LabelLayout;
 }
+
+/** How a batch's labels are laid out; see `TaskLossOptions.labelLayout`. */
+export type LabelLayout = 'next' | 'positions';
 
 /** Options of `CustomerModel.scores`. */
 export interface ScoreOptions {
@@ -66,9 +78,11 @@ export class CustomerModel {
 
   /** Creates a model with freshly initialised weights; the same config and seed give the same weights. */
   static create(config: ModelConfig, seed: number): CustomerModel {
-    validateModelConfig(config);
+    // Configurations saved before maskedInference existed leave it out; it was always off then.
+    const filled: ModelConfig = { ...config, maskedInference: (config.maskedInference as boolean | undefined) ?? false };
+    validateModelConfig(filled);
     // A private copy, so a caller that edits its config object later cannot desync the model.
-    return new CustomerModel(structuredClone(config), seed);
+    return new CustomerModel(structuredClone(filled), seed);
   }
 
   /** Number of trainable weights. */
@@ -90,17 +104,30 @@ export class CustomerModel {
   taskLosses(batch: SequenceBatch, labels: TaskLabels, options: TaskLossOptions): Record<string, tf.Scalar> {
     this.assertLive();
     const prepared = prepareBatch(this.config, batch);
-    this.validateLabels(labels, batch.batchSize);
+    const layout = options.labelLayout ?? 'next';
     const random = options.random;
     if (options.training && random === undefined) throw new Error('taskLosses with training: true needs options.random');
 
     const dropout = options.training ? seededDropout(random!) : noDropout;
-    const scorer = this.readout.begin(this.encoder.apply(prepared, dropout), prepared);
+    let scorer: CandidateScorer;
+    let rowLabels: TaskLabels;
+    if (layout === 'next') {
+      this.validateLabels(labels, batch.batchSize);
+      scorer = this.readout.begin(this.encoder.apply(prepared, dropout), prepared);
+      rowLabels = labels;
+    } else {
+      const picked = this.labelledPositions(prepared, labels);
+      if (picked.positions.length === 0) return Object.fromEntries(this.config.tasks.map((task) => [task.name, tf.scalar(0)]));
+      const hidden = this.encoder.apply(prepared, dropout); // [B, T, hidden]
+      const flat = tf.reshape(hidden, [prepared.batchSize * prepared.length, this.config.hidden]); // [B * T, hidden]
+      scorer = rowScorer(tf.gather(flat, tf.tensor1d(picked.positions, 'int32')) as tf.Tensor2D); // [N, hidden]
+      rowLabels = picked.labels;
+    }
 
     const losses: Record<string, tf.Scalar> = {};
     for (const task of this.config.tasks) {
       const head = this.heads.get(task.name)!;
-      const taskLabels = labels[task.name]!;
+      const taskLabels = rowLabels[task.name]!;
       if (options.training && task.vocabularySize > this.config.sampledSoftmaxThreshold) {
         const negatives = this.samplers.get(task.name)!.sample(random!, this.config.sampledNegatives);
         losses[task.name] = sampledSoftmaxLoss(head, scorer, taskLabels, negatives);
@@ -207,7 +234,8 @@ export class CustomerModel {
   }
 
   private encode(batch: SequenceBatch): { scorer: CandidateScorer; prepared: PreparedBatch } {
-    const prepared = prepareBatch(this.config, batch);
+    const input = this.config.maskedInference ? appendMaskEvent(this.config, batch) : batch;
+    const prepared = prepareBatch(this.config, input);
     return { scorer: this.readout.begin(this.encoder.apply(prepared, noDropout), prepared), prepared };
   }
 
@@ -217,6 +245,43 @@ export class CustomerModel {
       throw new Error(`task "${task}" is not a task of this model (${this.config.tasks.map((t) => t.name).join(', ')})`);
     }
     return head;
+  }
+
+  /**
+   * Checks per-position labels ([B * T] per task) and returns the flattened positions that
+   * any task labels, with each task's labels at those positions. A label at a padding
+   * position is an error: its hidden state is meaningless.
+   */
+  private labelledPositions(batch: PreparedBatch, labels: TaskLabels): { positions: Int32Array; labels: TaskLabels } {
+    if (this.config.readout !== 'last-position') {
+      throw new Error(`per-position labels need the last-position readout, but this model's readout is "${this.config.readout}"`);
+    }
+    const cells = batch.batchSize * batch.length;
+    const labelled = new Uint8Array(cells);
+    for (const task of this.config.tasks) {
+      const taskLabels = labels[task.name];
+      if (taskLabels === undefined) throw new Error(`labels for task "${task.name}" are missing`);
+      if (taskLabels.length !== cells) {
+        throw new Error(`per-position labels for task "${task.name}" have ${taskLabels.length} entries but batchSize x length is ${cells}`);
+      }
+      validateLabelRange(task, taskLabels);
+      for (let i = 0; i < cells; i++) {
+        if (taskLabels[i] === 0) continue;
+        if (batch.keyMask[i] !== 0) {
+          throw new Error(`task "${task.name}" has label ${taskLabels[i]} at padding position ${i % batch.length} of sequence ${Math.floor(i / batch.length)}`);
+        }
+        labelled[i] = 1;
+      }
+    }
+
+    const positions: number[] = [];
+    for (let i = 0; i < cells; i++) if (labelled[i] === 1) positions.push(i);
+    const picked: TaskLabels = {};
+    for (const task of this.config.tasks) {
+      const taskLabels = labels[task.name]!;
+      picked[task.name] = Int32Array.from(positions, (i) => taskLabels[i]!);
+    }
+    return { positions: Int32Array.from(positions), labels: picked };
   }
 
   private validateLabels(labels: TaskLabels, batchSize: number): void {

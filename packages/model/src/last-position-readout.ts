@@ -8,25 +8,30 @@ export class LastPositionReadout implements Readout {
   begin(hidden: tf.Tensor3D, batch: PreparedBatch): CandidateScorer {
     const [batchSize, length, size] = hidden.shape;
     const flat = tf.reshape(hidden, [batchSize * length, size]); // [B * T, hidden]
-    return lastPositionScorer(tf.gather(flat, tf.tensor1d(batch.lastIndices, 'int32')) as tf.Tensor2D); // [B, hidden]
+    return rowScorer(tf.gather(flat, tf.tensor1d(batch.lastIndices, 'int32')) as tf.Tensor2D); // [B, hidden]
   }
 }
 
-function lastPositionScorer(last: tf.Tensor2D): CandidateScorer {
+/**
+ * Scores candidates against hidden-state rows, [R, hidden], one row per scored example:
+ * s(w) = h . e_w. The last-position readout passes each sequence's most recent position;
+ * per-position training passes every labelled position.
+ */
+export function rowScorer(last: tf.Tensor2D): CandidateScorer {
   return {
     rows: last.shape[0],
     floatsPerCandidate: 1,
 
     scoreShared(candidates: tf.Tensor2D): tf.Tensor2D {
-      return matMul(last, candidates, false, true) as tf.Tensor2D; // [B, C]
+      return matMul(last, candidates, false, true) as tf.Tensor2D; // [R, C]
     },
 
     scorePaired(candidates: tf.Tensor2D): tf.Tensor1D {
-      return tf.sum(tf.mul(last, candidates), -1) as tf.Tensor1D; // [B]
+      return tf.sum(tf.mul(last, candidates), -1) as tf.Tensor1D; // [R]
     },
 
     project(projection: tf.Tensor2D): CandidateScorer {
-      return lastPositionScorer(matMul(last, projection, false, true) as tf.Tensor2D); // [B, hidden]
+      return rowScorer(matMul(last, projection, false, true) as tf.Tensor2D); // [R, hidden]
     },
   };
 }
