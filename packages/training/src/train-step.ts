@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Random } from '@mcm/common';
-import type { SequenceBatch, TaskLabels } from '@mcm/model';
+import type { LabelLayout, SequenceBatch, TaskLabels } from '@mcm/model';
 import { TRAINING_DEFAULTS } from './defaults.ts';
 import { computeMicroBatchGradients, planMicroBatches } from './micro-batches.ts';
 import type { AdamW } from './optimizer/adamw.ts';
@@ -93,7 +93,11 @@ export interface GradientOptions {
  * Computes the task losses of `sampled` and the gradients of their weighted sum,
  * without changing any weight. Every tensor but the returned gradients is freed.
  */
-export function computeGradients(model: TrainableModel, sampled: { batch: SequenceBatch; labels: TaskLabels }, options: GradientOptions): BatchGradients {
+export function computeGradients(
+  model: TrainableModel,
+  sampled: { batch: SequenceBatch; labels: TaskLabels; labelLayout?: LabelLayout },
+  options: GradientOptions,
+): BatchGradients {
   const tasks = Object.keys(options.taskWeights);
   const names: string[] = [];
   const variables: tf.Variable[] = [];
@@ -106,7 +110,7 @@ export function computeGradients(model: TrainableModel, sampled: { batch: Sequen
   let stackedLosses: tf.Tensor1D | undefined;
   const { total, grads } = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
-      const losses = model.taskLosses(sampled.batch, sampled.labels, { training: true, random: options.random });
+      const losses = model.taskLosses(sampled.batch, sampled.labels, { training: true, random: options.random, labelLayout: sampled.labelLayout ?? 'next' });
       const perTask = tasks.map((task) => {
         const loss = losses[task];
         if (loss === undefined) throw new Error(`the model returned no loss for task "${task}"; its tasks: ${Object.keys(losses).join(', ')}`);
@@ -187,7 +191,10 @@ export function disposeGradients(gradients: ReadonlyMap<string, tf.Tensor>): voi
  */
 export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): StepResult {
   const maxCells = options.maxBatchCells ?? TRAINING_DEFAULTS.maxBatchCells;
-  const runs = planMicroBatches(sampled.examples, maxCells);
+  // NOTE: micro-batches rebuild next-event labels from the examples, so a batch with
+  // per-position labels (Cloze, causal) always runs whole; keep its batch size x length^2
+  // within the heap (docs/training.md).
+  const runs = (sampled.labelLayout ?? 'next') === 'next' ? planMicroBatches(sampled.examples, maxCells) : [sampled.examples];
   const computed =
     runs.length <= 1
       ? computeGradients(model, sampled, { taskWeights: options.taskWeights, random: options.random })

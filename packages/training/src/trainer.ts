@@ -39,6 +39,8 @@ export interface TrainerOptions {
   maxLength: number;
   /** Registered sampler name, e.g. "random-prefix". */
   sampler: string;
+  /** Share of events the Cloze sampler masks; other samplers ignore it. Default TRAINING_DEFAULTS.maskProbability. */
+  maskProbability?: number;
   batchSize: number;
   bucketBatches: number;
   seed: number;
@@ -108,6 +110,7 @@ export async function train(
     tasks,
     seed: options.seed,
     bucketBatches: options.bucketBatches,
+    ...(options.maskProbability === undefined ? {} : { maskProbability: options.maskProbability }),
   });
   const trainable = new Map([...model.variables].filter(([, variable]) => variable.trainable));
   const optimizer = new AdamW(trainable, options.adamw);

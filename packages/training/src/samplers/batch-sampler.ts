@@ -1,4 +1,4 @@
-import type { SequenceBatch, TaskLabels } from '@mcm/model';
+import type { LabelLayout, SequenceBatch, TaskLabels } from '@mcm/model';
 import type { ExampleRef } from '../batch.ts';
 import type { TrainingData } from '../data/training-data.ts';
 
@@ -9,6 +9,8 @@ export interface SampledBatch {
   customerIds: string[];
   batch: SequenceBatch;
   labels: TaskLabels;
+  /** `next` (default): labels are [B], the event after each history. `positions`: [B * T], a target per position. */
+  labelLayout?: LabelLayout;
   /** The sampler's epoch (pass over the trainable customers) after drawing this batch, counted from 0. */
   epoch: number;
 }
@@ -30,6 +32,8 @@ export interface SamplerOptions {
   seed: number;
   /** Batches sorted by history length together; 0 or 1 turns length bucketing off. */
   bucketBatches: number;
+  /** Share of events the Cloze sampler masks; default TRAINING_DEFAULTS.maskProbability. Other samplers ignore it. */
+  maskProbability?: number;
 }
 
 /**
