@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { createLogger, writeJsonAtomic, type Logger } from '@mcm/common';
 import { CustomerModel, defaultModelOptions, initBackend, modelConfigFromManifest, type BackendPreference, type ModelConfig } from '@mcm/model';
 import {
+  CLOZE_SAMPLER,
   loadCheckpoint,
   loadTrainingData,
   modelScorer,
@@ -21,7 +22,7 @@ import {
 } from '@mcm/training';
 import { baselineScorer, writeEvaluationReport, type MetricsReport } from './evaluation-report.ts';
 import { formatMetricsTable } from './metrics-table.ts';
-import { findModelVariant, MODEL_VARIANTS } from './model-variants.ts';
+import { findModelVariant, MODEL_VARIANTS, type NeuralVariant } from './model-variants.ts';
 import { cutoffList, integerAtLeast, nameList, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
 import { readRunConfig, runConfigPath, type RunConfig } from './run-files.ts';
 
@@ -49,6 +50,7 @@ export interface TrainCommandOptions {
   split: EvaluationSplit;
   k: number[];
   bucketBatches: number;
+  maskProbability: number;
   taskWeights?: string;
   tasks?: string[];
   features?: string[];
@@ -75,12 +77,12 @@ export function registerTrainCommand(program: Command): void {
 export function addTrainOptions(command: Command): Command {
   const defaults = TRAINING_DEFAULTS;
   const model = defaultModelOptions();
-  const variants = MODEL_VARIANTS.map((variant) => (variant.kind === 'planned' ? `${variant.name} (planned)` : variant.name)).join(', ');
+  const variants = MODEL_VARIANTS.map((variant) => variant.name).join(', ');
 
   return command
     .requiredOption('--data <dir>', 'ingest output directory (manifest.json and shards/)')
     .requiredOption('--out <dir>', 'run directory for config.json, checkpoints/, steps.jsonl, validation.jsonl and metrics.json')
-    .option('--model <name>', `model to train: ${variants}`, 'mcm')
+    .option('--model <name>', `model to train: ${variants} (docs/results.md describes each); bert4rec, sasrec and mcm-single train one task, named by --tasks`, 'mcm')
     .option('--budget-minutes <minutes>', 'wall-clock minutes of training in this invocation, validation included', positiveNumber, defaults.budgetMinutes)
     .option('--max-steps <steps>', 'total optimizer steps of the run, counted across resumes (default: no limit)', integerAtLeast(0))
     .option('--batch-size <customers>', 'customers per batch', integerAtLeast(1), defaults.batchSize)
@@ -99,6 +101,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--eval-targets <which>', 'evaluation targets per customer: first (first event of the split) or all', oneOf(['first', 'all'] as const), defaults.evalTargets)
     .option('--split <split>', 'split of the final evaluation: test or validation', oneOf(['test', 'validation'] as const), 'test')
     .addOption(new Option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included').argParser(cutoffList).default(defaults.ks, defaults.ks.join(',')))
+    .option('--mask-probability <share>', 'share of history events the Cloze objective of bert4rec and mcm-single masks, at least one per history', numberBetween(0, 1), TRAINING_DEFAULTS.maskProbability)
     .option('--bucket-batches <batches>', 'batches sorted by history length together (0 turns length bucketing off)', integerAtLeast(0), defaults.bucketBatches)
     .option('--task-weights <list>', 'weights of the task losses, e.g. category=1,brand=0.5 (default: 1 each)')
     .option('--tasks <list>', "tasks to train, comma-separated (default: the manifest's tasks)", nameList)
@@ -181,9 +184,13 @@ export async function runTrainCommand(options: TrainCommandOptions, hooks: Train
     );
   }
 
-  const { modelConfig, training } = options.resume
-    ? await storedSetup(runDir, data, options, logger)
-    : freshSetup(options, data, variant.sampler, variant.modelOptions, tasks);
+  if (variant.perTask && !options.resume && tasks.length !== 1) {
+    throw new Error(
+      `--model ${variant.name} trains one model per task, but the run has ${tasks.length} tasks (${tasks.join(', ')}); ` +
+        `pass --tasks with one of them, or run "nx run trainer:ablation", which trains one per task`,
+    );
+  }
+  const { modelConfig, training } = options.resume ? await storedSetup(runDir, data, options, logger) : freshSetup(options, data, variant, tasks);
   if (!options.resume) await writeJsonAtomic(runConfigPath(runDir), runConfig(variant.name, data, modelConfig, training));
 
   const model = CustomerModel.create(modelConfig, training.seed);
@@ -239,16 +246,12 @@ export async function runTrainCommand(options: TrainCommandOptions, hooks: Train
 type StoredTraining = NonNullable<RunConfig['training']>;
 
 /** Builds the model configuration and training options of a new run from the command line and the manifest. */
-function freshSetup(
-  options: TrainCommandOptions,
-  data: TrainingData,
-  sampler: string,
-  modelOptions: Partial<ModelConfig>,
-  tasks: string[],
-): { modelConfig: ModelConfig; training: StoredTraining } {
+function freshSetup(options: TrainCommandOptions, data: TrainingData, variant: NeuralVariant, tasks: string[]): { modelConfig: ModelConfig; training: StoredTraining } {
+  // A task-feature variant embeds only the features its tasks predict, unless --features says otherwise.
+  const inputFeatures = options.features ?? (variant.input === 'task-feature' ? tasks : undefined);
   const modelConfig = modelConfigFromManifest(data.manifest, {
-    ...modelOptions,
-    ...(options.features === undefined ? {} : { inputFeatures: options.features }),
+    ...variant.modelOptions,
+    ...(inputFeatures === undefined ? {} : { inputFeatures }),
     tasks,
     ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
     ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
@@ -265,7 +268,8 @@ function freshSetup(
     features,
     vocabularySizes: Object.fromEntries(modelConfig.tasks.map((task) => [task.name, task.vocabularySize])),
     maxLength: modelConfig.maxLength,
-    sampler,
+    sampler: variant.sampler,
+    ...(variant.sampler === CLOZE_SAMPLER ? { maskProbability: options.maskProbability } : {}),
     batchSize: options.batchSize,
     bucketBatches: options.bucketBatches,
     seed: options.seed,

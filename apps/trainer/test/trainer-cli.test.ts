@@ -104,13 +104,35 @@ describe('trainer CLI', () => {
     expect(existsSync(join(runDir, 'checkpoints'))).toBe(false);
   });
 
-  it('rejects planned and unknown models', async () => {
-    const runDir = await temporaryDirectory('mcm-cli-planned-');
-    await expect(runCli(['train', '--data', dataDir, '--out', runDir, '--model', 'bert4rec'])).rejects.toThrow(
-      /model "bert4rec" .* is not implemented yet: it needs a Cloze sampler; available: mcm, popularity, last-value/,
+  it('rejects an unknown model, and a per-task model given several tasks', async () => {
+    const runDir = await temporaryDirectory('mcm-cli-unknown-');
+    await expect(runCli(['train', '--data', dataDir, '--out', runDir, '--model', 'gru4rec'])).rejects.toThrow(
+      /unknown model "gru4rec"; available: mcm, popularity, last-value, mcm-mtl, mcm-single, bert4rec, sasrec/,
     );
-    await expect(runCli(['train', '--data', dataDir, '--out', runDir, '--model', 'gru4rec'])).rejects.toThrow(/unknown model "gru4rec"; available: mcm/);
+    await expect(runCli(['train', '--data', dataDir, '--out', runDir, '--model', 'bert4rec', ...TINY_MODEL])).rejects.toThrow(
+      /--model bert4rec trains one model per task, but the run has 2 tasks \(category, brand\); pass --tasks/,
+    );
   });
+
+  // Each baseline and ablation variant must learn the planted next-category rule, which
+  // popularity cannot; a variant that saw its label would also pass, which the masking
+  // tests of the model and the samplers rule out.
+  for (const [model, extra] of [
+    ['sasrec', ['--tasks', 'category']],
+    ['bert4rec', ['--tasks', 'category', '--mask-probability', '0.3']],
+    ['mcm-single', ['--tasks', 'category', '--mask-probability', '0.3']],
+    ['mcm-mtl', []],
+  ] as const) {
+    it(`trains ${model} above popularity on the planted pattern`, async () => {
+      const runDir = await temporaryDirectory(`mcm-cli-${model}-`);
+      await runCli(['train', '--data', dataDir, '--out', runDir, '--model', model, '--max-steps', '120', '--eval-every', '60', '--lr', '0.005', '--warmup-steps', '10', ...extra, ...TINY_MODEL]);
+      const metrics = await readMetrics(runDir);
+      expect(metrics.model).toBe(model);
+      const learned = metrics.tasks.category!['ndcg@10']!;
+      const popularity = metrics.baselines.popularity!.category!['ndcg@10']!;
+      expect(learned, JSON.stringify(metrics.tasks)).toBeGreaterThan(1.5 * popularity);
+    });
+  }
 
   it('rejects a decay without a step budget', async () => {
     const runDir = await temporaryDirectory('mcm-cli-decay-');
@@ -124,6 +146,7 @@ describe('trainer CLI', () => {
     }
     expect(stdout).toContain('(default: 30)');
     expect(stdout).toContain('(default: 64)');
-    expect(stdout).toContain('bert4rec (planned)');
+    expect(stdout).toContain('--mask-probability');
+    expect(stdout).toContain('sasrec');
   });
 });
