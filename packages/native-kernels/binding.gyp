@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "mcm_native_kernels",
+      "sources": ["src/native/addon.c", "src/native/gemm.c"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
+      "include_dirs": ["<!@(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/-I//g')"],
+      "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"]
+    }
+  ]
+}
