@@ -56,6 +56,8 @@ interface Variant {
   zeroCopyIdentity: boolean;
   slicedBatchMatMul: boolean;
   sliceGather: boolean;
+  /** Whether products run on OpenBLAS through the native kernel module when it is built. */
+  nativeMatMul: boolean;
   /** `fused`: the engine's one-kernel adamUpdate; `tfjs`: tf.train.adam. */
   optimizer: 'fused' | 'tfjs';
 }
@@ -85,6 +87,19 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    nativeMatMul: true,
+    optimizer: 'fused',
+  },
+  'no-native': {
+    description: 'engine with every product on XNNPACK, without the native kernel module',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+    nativeMatMul: false,
     optimizer: 'fused',
   },
   plain: {
@@ -96,6 +111,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: false,
     slicedBatchMatMul: false,
     sliceGather: false,
+    nativeMatMul: false,
     optimizer: 'tfjs',
   },
   'no-sliced': {
@@ -107,6 +123,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: false,
     sliceGather: true,
+    nativeMatMul: true,
     optimizer: 'fused',
   },
   'no-identity': {
@@ -118,6 +135,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: false,
     slicedBatchMatMul: true,
     sliceGather: true,
+    nativeMatMul: true,
     optimizer: 'fused',
   },
   'stock-gather': {
@@ -129,6 +147,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: false,
+    nativeMatMul: true,
     optimizer: 'fused',
   },
   'formula-norm': {
@@ -140,6 +159,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    nativeMatMul: true,
     optimizer: 'fused',
   },
   'tfjs-adam': {
@@ -151,6 +171,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    nativeMatMul: true,
     optimizer: 'tfjs',
   },
   'unfused-bias': {
@@ -162,6 +183,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
+    nativeMatMul: true,
     optimizer: 'fused',
   },
 };
@@ -283,6 +305,7 @@ async function main(): Promise<void> {
         slicedBatchMatMul: variant.slicedBatchMatMul,
         sliceGather: variant.sliceGather,
         fusedAdam: variant.optimizer === 'fused',
+        nativeMatMul: variant.nativeMatMul,
       });
     }
     const result = await timeVariant(config, variant, values.profile && index === 0);
@@ -489,6 +512,21 @@ async function printProfile(step: () => tf.Scalar): Promise<void> {
   for (const [name, total] of [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40)) {
     const share = ((100 * total.ms) / kernelMs).toFixed(1);
     console.log(`    ${name.padEnd(20)} ${total.ms.toFixed(1).padStart(8)} ms ${share.padStart(5)} %  ${String(total.calls).padStart(5)} calls`);
+  }
+
+  const byShape = new Map<string, { ms: number; calls: number }>();
+  for (const kernel of info.kernels) {
+    if (tf.getKernel(kernel.name, tf.getBackend()) === undefined) continue;
+    const key = `${kernel.name} ${kernel.inputShapes.map((shape) => `[${shape}]`).join(' ')}`;
+    const total = byShape.get(key) ?? { ms: 0, calls: 0 };
+    total.ms += typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    total.calls += 1;
+    byShape.set(key, total);
+  }
+  console.log('  slowest kernels by input shapes:');
+  for (const [key, total] of [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
+    const share = ((100 * total.ms) / kernelMs).toFixed(1);
+    console.log(`    ${total.ms.toFixed(1).padStart(8)} ms ${share.padStart(5)} %  ${String(total.calls).padStart(4)} calls  ${key}`);
   }
 }
 

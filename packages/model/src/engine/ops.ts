@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { canRunSlicedBatchMatMul, slicedBatchMatMul } from './wasm-kernels.ts';
+import { canRunNativeMatMul, canRunSlicedBatchMatMul, nativeMatMul, slicedBatchMatMul } from './wasm-kernels.ts';
 
 /**
  * Matrix products whose forward and backward passes stay on the wasm backend's fast path.
@@ -9,7 +9,9 @@ import { canRunSlicedBatchMatMul, slicedBatchMatMul } from './wasm-kernels.ts';
  * own matMul gradient multiplies transposed operands, so the backward pass fell on that
  * loop. The ops here transpose explicitly (a copy), multiply untransposed, fold a batch
  * into the rows when the other operand is shared, and send the remaining batched products
- * (attention) to SlicedBatchMatMul. On other backends they call tf.matMul with
+ * (attention) to SlicedBatchMatMul. When the native kernel module is built, every product
+ * on wasm goes to NativeMatMul instead, which multiplies with OpenBLAS on the wasm heap and
+ * takes the transpose flags as they are. On other backends the ops call tf.matMul with
  * the transpose flags, which those backends handle natively.
  */
 
@@ -59,7 +61,9 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor2D, bias?: tf.Tensor1D): t
     const [xIn, kernelIn, biasIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([xIn, kernelIn]);
     const flat = tf.reshape(xIn, [-1, inputs]); // [rows, inputs]
-    const value = tf.reshape(tf.fused.matMul({ a: flat, b: kernelIn, bias: biasIn }), outShape);
+    const value = canRunNativeMatMul()
+      ? tf.reshape(nativeMatMul(tf.reshape(flat, [1, -1, inputs]) as tf.Tensor3D, tf.reshape(kernelIn, [1, inputs, outputs]) as tf.Tensor3D, false, false, biasIn), outShape)
+      : tf.reshape(tf.fused.matMul({ a: flat, b: kernelIn, bias: biasIn }), outShape);
 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xSaved, kernelSaved] = saved as [tf.Tensor, tf.Tensor2D];
@@ -150,6 +154,9 @@ function sumToShape(gradient: tf.Tensor, shape: number[]): tf.Tensor {
 
 /** op(a) op(b) for the active backend, with no tape of its own (callers own the gradient). */
 function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  if (canRunNativeMatMul()) {
+    return tf.tidy(() => productOnNative(a, b, transposeA, transposeB));
+  }
   if (tf.getBackend() === 'wasm') {
     return tf.tidy(() => productOnWasm(a, b, transposeA, transposeB));
   }
@@ -166,6 +173,26 @@ function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: bo
     const bFull = tf.broadcastTo(b, [...batchShape, ...b.shape.slice(-2)]);
     return tf.matMul(aFull, bFull, transposeA, transposeB);
   });
+}
+
+/** op(a) op(b) on OpenBLAS through NativeMatMul, which takes the transpose flags as they are. */
+function productOnNative(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const outBatchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  let batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  let batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  let aFull = a;
+  let bFull = b;
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) {
+    // Both sides broadcast (e.g. [2, 1] against [1, 3]): materialise the full batch first.
+    aFull = tf.broadcastTo(a, [...outBatchShape, ...a.shape.slice(-2)]);
+    bFull = tf.broadcastTo(b, [...outBatchShape, ...b.shape.slice(-2)]);
+    batchA = batchB = tf.util.sizeFromShape(outBatchShape);
+  }
+
+  const a3 = tf.reshape(aFull, [batchA, a.shape[a.rank - 2]!, a.shape[a.rank - 1]!]) as tf.Tensor3D;
+  const b3 = tf.reshape(bFull, [batchB, b.shape[b.rank - 2]!, b.shape[b.rank - 1]!]) as tf.Tensor3D;
+  const c = nativeMatMul(a3, b3, transposeA, transposeB); // [batch, m, n]
+  return tf.reshape(c, [...outBatchShape, ...c.shape.slice(1)]);
 }
 
 /**

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_UPDATE } from './adam.ts';
 import { adamUpdateKernel } from './wasm/adam-update.ts';
+import { nativeKernels } from './native.ts';
 import { createGather } from './wasm/gather.ts';
 import { shareIdentity } from './wasm/identity.ts';
 import type { KernelArgs } from './wasm/internals.ts';
+import { createNativeMatMul } from './wasm/native-mat-mul.ts';
 import { slicedBatchMatMulKernel } from './wasm/sliced-batch-mat-mul.ts';
 import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.ts';
 
@@ -16,6 +18,9 @@ import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.ts';
 /** Kernel name of the batched product that keeps every slice on XNNPACK. */
 export const SLICED_BATCH_MAT_MUL = 'SlicedBatchMatMul';
 
+/** Kernel name of the product on OpenBLAS, registered when the native kernel module loads. */
+export const NATIVE_MAT_MUL = 'NativeMatMul';
+
 /** Switches for the kernels `registerWasmTrainingKernels` installs. Each defaults to true. */
 export interface WasmKernelOptions {
   /** Replaces the copying Identity kernel with one that shares the input's data. */
@@ -26,6 +31,11 @@ export interface WasmKernelOptions {
   sliceGather?: boolean;
   /** Registers AdamUpdate, which `adamUpdate` uses for a whole update in one kernel. */
   fusedAdam?: boolean;
+  /**
+   * Registers NativeMatMul when the native kernel module (`npm run build:native`) loads;
+   * `matMul` and `linear` then multiply on OpenBLAS instead of XNNPACK.
+   */
+  nativeMatMul?: boolean;
 }
 
 const WASM = 'wasm';
@@ -36,14 +46,14 @@ const replacements = new Map<string, tf.KernelConfig['kernelFunc']>();
 
 /**
  * Registers the training kernels for the wasm backend: UnsortedSegmentSum (missing, and
- * needed by the gradient of gather), SlicedBatchMatMul, AdamUpdate, and faster Identity
- * and GatherV2.
+ * needed by the gradient of gather), SlicedBatchMatMul, AdamUpdate, NativeMatMul when the
+ * native kernel module loads, and faster Identity and GatherV2.
  * Call it after @tensorflow/tfjs-backend-wasm has been imported, because that import
  * registers the stock kernels over these. Calling it again applies new options, and a
  * kernel switched off goes back to the stock one.
  */
 export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): void {
-  const { zeroCopyIdentity = true, slicedBatchMatMul = true, sliceGather = true, fusedAdam = true } = options;
+  const { zeroCopyIdentity = true, slicedBatchMatMul = true, sliceGather = true, fusedAdam = true, nativeMatMul = true } = options;
 
   if (tf.getKernel(tf.UnsortedSegmentSum, WASM) === undefined) {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: WASM, kernelFunc: unsortedSegmentSum });
@@ -51,6 +61,8 @@ export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): vo
 
   setOwnKernel(SLICED_BATCH_MAT_MUL, slicedBatchMatMul, slicedBatchMatMulKernel);
   setOwnKernel(ADAM_UPDATE, fusedAdam, adamUpdateKernel);
+  const native = nativeMatMul ? nativeKernels() : undefined;
+  setOwnKernel(NATIVE_MAT_MUL, native !== undefined, native === undefined ? () => [] : createNativeMatMul(native));
 
   replaceStockKernel(tf.Identity, zeroCopyIdentity, () => shareIdentity);
   replaceStockKernel(tf.GatherV2, sliceGather, (stock) => createGather(stock));
@@ -59,6 +71,21 @@ export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): vo
 /** Returns whether the active backend is wasm with SlicedBatchMatMul registered. */
 export function canRunSlicedBatchMatMul(): boolean {
   return tf.getBackend() === WASM && tf.getKernel(SLICED_BATCH_MAT_MUL, WASM) !== undefined;
+}
+
+/** Returns whether the active backend is wasm with NativeMatMul registered. */
+export function canRunNativeMatMul(): boolean {
+  return tf.getBackend() === WASM && tf.getKernel(NATIVE_MAT_MUL, WASM) !== undefined;
+}
+
+/**
+ * Computes op(a) op(b) (+ bias [n]) on OpenBLAS for a [batchA, m, k] and b [batchB, k, n]
+ * before the transposes (wasm with the native module only). batchA and batchB are equal,
+ * or one of them is 1.
+ */
+export function nativeMatMul(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, transposeB: boolean, bias?: tf.Tensor1D): tf.Tensor3D {
+  const inputs: tf.NamedTensorMap = bias === undefined ? { a, b } : { a, b, bias };
+  return tf.engine().runKernel(NATIVE_MAT_MUL, inputs, { transposeA, transposeB }) as tf.Tensor3D;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { gelu, layerNorm } from '../../src/engine/fused.ts';
 import { linear, matMul } from '../../src/engine/ops.ts';
+import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.ts';
 import { useWasm } from './helpers.ts';
 
 beforeAll(async () => {
@@ -34,9 +35,15 @@ function makeStep(): { step: () => void; dispose: () => void } {
 }
 
 describe('engine memory', () => {
-  for (const backend of ['wasm', 'cpu'] as const) {
-    test(`tensor count flat over steps on ${backend}`, async () => {
+  // On wasm, products run on the native module when it is built, else on XNNPACK.
+  for (const [backend, native] of [
+    ['wasm', true],
+    ['wasm', false],
+    ['cpu', false],
+  ] as const) {
+    test(`tensor count flat over steps on ${backend}${backend === 'wasm' ? `, native ${native}` : ''}`, async () => {
       await tf.setBackend(backend);
+      registerWasmTrainingKernels({ nativeMatMul: native });
       const { step, dispose } = makeStep();
 
       // The first step creates Adam's moment variables.
@@ -48,6 +55,7 @@ describe('engine memory', () => {
       expect(tf.memory().numTensors).toBe(tensors);
       expect(tf.memory().numDataBuffers).toBe(buffers);
       dispose();
+      registerWasmTrainingKernels();
     });
   }
 

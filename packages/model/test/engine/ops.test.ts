@@ -1,14 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random } from '@mcm/common';
 import { linear, matMul } from '../../src/engine/ops.ts';
+import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.ts';
 import { expectClose, randomNormal, runOn, toTensor, useWasm, type HostTensor } from './helpers.ts';
 
 // Sums of up to 7 float32 products, which XNNPACK adds in another order than the cpu backend.
 const TOLERANCE = 1e-5;
 
+// These tests cover the XNNPACK path; native.test.ts covers the native module's.
 beforeAll(async () => {
   await useWasm();
+  registerWasmTrainingKernels({ nativeMatMul: false });
+});
+
+afterAll(() => {
+  registerWasmTrainingKernels();
 });
 
 /** Batch shapes of the operands, whose matrices are m = 5, k = 7, n = 3 before any transpose. */
