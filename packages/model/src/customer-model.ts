@@ -9,7 +9,7 @@ import { Encoder } from './encoder.ts';
 import { ParameterStore } from './parameters.ts';
 import { prepareBatch, type PreparedBatch } from './prepared-batch.ts';
 import { rowScorer } from './last-position-readout.ts';
-import { appendMaskEvent } from './masked-inference.ts';
+import { scoringBatch } from './masked-inference.ts';
 import { createReadout, type CandidateScorer, type Readout } from './readout.ts';
 import type { SequenceBatch, TaskLabels } from './sequence-batch.ts';
 import { TaskHead } from './task-head.ts';
@@ -234,8 +234,7 @@ export class CustomerModel {
   }
 
   private encode(batch: SequenceBatch): { scorer: CandidateScorer; prepared: PreparedBatch } {
-    const input = this.config.maskedInference ? appendMaskEvent(this.config, batch) : batch;
-    const prepared = prepareBatch(this.config, input);
+    const prepared = prepareBatch(this.config, scoringBatch(this.config, batch));
     return { scorer: this.readout.begin(this.encoder.apply(prepared, noDropout), prepared), prepared };
   }
 

@@ -5,3 +5,4 @@ export { CustomerModel, type LabelLayout, type ModelWeights, type ScoreOptions, 
 export { appendMaskEvent } from './masked-inference.ts';
 export { LogUniformSampler, type SampledCandidates } from './candidate-sampler.ts';
 export * from './engine/index.ts';
+export * from './onnx/index.ts';

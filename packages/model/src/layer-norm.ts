@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore } from './parameters.ts';
 
 /** PyTorch's LayerNorm default; it keeps near-constant rows, such as padding positions, finite. */
-const EPSILON = 1e-5;
+export const EPSILON = 1e-5;
 
 /** Layer normalisation over the last axis, with a learned gain (gamma) and offset (beta). */
 export class LayerNorm {

@@ -37,3 +37,12 @@ export function appendMaskEvent(config: ModelConfig, batch: SequenceBatch): Sequ
 
   return { batchSize, length: newLength, lengths: newLengths, features };
 }
+
+/**
+ * Returns the batch that scoring reads: `batch` with a mask event appended when
+ * `config.maskedInference` is set, else `batch` itself. CustomerModel.scores and the
+ * ONNX feeds both call it, so the two engines score the same input.
+ */
+export function scoringBatch(config: ModelConfig, batch: SequenceBatch): SequenceBatch {
+  return config.maskedInference ? appendMaskEvent(config, batch) : batch;
+}
