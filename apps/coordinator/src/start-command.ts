@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger } from '@mcm/common';
+import { addDashboardOptions, startCommandDashboard, type RunDashboard } from '@mcm/dashboard';
 import {
   closeRedis,
   connectRedis,
@@ -27,7 +28,7 @@ export interface StartCommandOptions extends TrainCommandOptions {
 }
 
 export function registerStartCommand(program: Command): void {
-  addTrainOptions(
+  const command = addTrainOptions(
     program
       .command('start')
       .description(
@@ -42,7 +43,9 @@ export function registerStartCommand(program: Command): void {
     .option('--float16-gradients', 'send dense gradients as float16: half the bytes, 11 significant bits (the losses then differ slightly from a single process)', false)
     .addOption(new Option('--status-port <port>', 'serve the run status as JSON on GET /status at this port (0 picks a free one)').argParser(portNumber))
     .option('--status-host <host>', 'interface of the status endpoint', '127.0.0.1')
-    .option('--warm-start <run>', "start from this run's best weights, vocabulary rows mapped by value (new values start fresh); ignored with --resume")
+    .option('--warm-start <run>', "start from this run's best weights, vocabulary rows mapped by value (new values start fresh); ignored with --resume");
+  addDashboardOptions(command)
+    .addHelpText('after', 'With --dashboard, bull-board shows the gradient queue at /queues of the dashboard.')
     .action(async (options: StartCommandOptions) => {
       await runStartCommand(options);
     });
@@ -66,20 +69,28 @@ export async function runStartCommand(options: StartCommandOptions): Promise<voi
   process.once('SIGINT', stop);
 
   const warmStart = options.warmStart === undefined ? undefined : resolve(options.warmStart);
-  await runTrainCommand(options, {
-    loggerName: 'coordinator',
-    createStepRunner: async (setup: TrainSetup) => {
-      runner = await createDistributedRunner(setup, { ...options, redisUrl, policy, run });
-      return runner;
-    },
-    ...(warmStart === undefined ? {} : { initializeModel: async (model, setup) => void (await warmStartModel(model, setup.data.dir, warmStart, setup.logger)) }),
-  });
+  const dashboard = await startCommandDashboard(options, { loggerName: 'coordinator', queueBoard: true });
+  try {
+    await runTrainCommand(
+      { ...options, dashboard: undefined },
+      {
+        loggerName: 'coordinator',
+        createStepRunner: async (setup: TrainSetup) => {
+          runner = await createDistributedRunner(setup, { ...options, redisUrl, policy, run, dashboard });
+          return runner;
+        },
+        ...(warmStart === undefined ? {} : { initializeModel: async (model, setup) => void (await warmStartModel(model, setup.data.dir, warmStart, setup.logger)) }),
+      },
+    );
+  } finally {
+    await dashboard?.close();
+  }
 }
 
 /** Connects to Redis, starts the gradient coordinator and, when asked, the status endpoint. */
 async function createDistributedRunner(
   setup: TrainSetup,
-  options: StartCommandOptions & { redisUrl: string; policy: ReturnType<typeof policyFromEnvironment>; run: string },
+  options: Omit<StartCommandOptions, 'dashboard'> & { redisUrl: string; policy: ReturnType<typeof policyFromEnvironment>; run: string; dashboard: RunDashboard | null },
 ): Promise<StepRunner> {
   const { logger, data, modelConfig, training } = setup;
   if (training.sampler !== RANDOM_PREFIX_SAMPLER) {
@@ -111,6 +122,7 @@ async function createDistributedRunner(
     options.statusPort === undefined
       ? null
       : await startStatusServer({ port: options.statusPort, host: options.statusHost, runDir: setup.runDir, status: () => coordinator.status(), logger });
+  options.dashboard?.attachCoordinator({ redis, prefix: options.queuePrefix, status: () => coordinator.status() });
 
   let closed: Promise<void> | null = null;
   return {
@@ -128,6 +140,8 @@ async function createDistributedRunner(
     close: () => {
       closed ??= (async () => {
         await status?.close();
+        // The dashboard reads through the coordinator's Redis client, so it lets go first.
+        await options.dashboard?.detachCoordinator();
         await coordinator.close();
         await closeRedis(redis);
       })();

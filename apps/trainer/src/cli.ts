@@ -3,6 +3,7 @@ import { runMain } from '@mcm/common';
 import { Command } from 'commander';
 import { registerEvaluateCommand } from './evaluate-command.ts';
 import { registerFinetuneCommands } from './finetune-command.ts';
+import { registerReportCommand } from './report-command.ts';
 import { registerTrainCommand } from './train-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -12,6 +13,7 @@ const program = new Command('mcm-trainer')
 
 registerTrainCommand(program);
 registerEvaluateCommand(program);
+registerReportCommand(program);
 registerFinetuneCommands(program);
 registerWorkerCommand(program);
 

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createLogger, writeJsonAtomic, type Logger } from '@mcm/common';
+import { addDashboardOptions, startCommandDashboard, type DashboardCommandOptions } from '@mcm/dashboard';
 import { CustomerModel, defaultModelOptions, initBackend, modelConfigFromManifest, type BackendPreference, type ModelConfig } from '@mcm/model';
 import {
   CLOZE_SAMPLER,
@@ -27,7 +28,7 @@ import { cutoffList, integerAtLeast, nameList, numberBetween, oneOf, positiveNum
 import { readRunConfig, runConfigPath, type RunConfig } from './run-files.ts';
 
 /** The options of `train`, as commander parses them. */
-export interface TrainCommandOptions {
+export interface TrainCommandOptions extends DashboardCommandOptions {
   data: string;
   out: string;
   model: string;
@@ -63,10 +64,12 @@ export interface TrainCommandOptions {
 }
 
 export function registerTrainCommand(program: Command): void {
-  addTrainOptions(
-    program
-      .command('train')
-      .description('Pre-train a model on an ingested dataset, then evaluate it and print per-task metrics beside the popularity baseline.'),
+  addDashboardOptions(
+    addTrainOptions(
+      program
+        .command('train')
+        .description('Pre-train a model on an ingested dataset, then evaluate it and print per-task metrics beside the popularity baseline.'),
+    ),
   ).action(async (options: TrainCommandOptions) => {
     const report = await runTrainCommand(options);
     process.stdout.write(`${formatMetricsTable(report, PRIMARY_K)}\n`);
@@ -143,8 +146,18 @@ export interface TrainHooks {
   initializeModel?(model: CustomerModel, setup: TrainSetup): Promise<void>;
 }
 
-/** Trains (or, for a baseline, counts) and evaluates; returns what metrics.json holds. */
+/** Trains (or, for a baseline, counts) and evaluates, serving the dashboard while it runs when --dashboard is given; returns what metrics.json holds. */
 export async function runTrainCommand(options: TrainCommandOptions, hooks: TrainHooks = {}): Promise<MetricsReport> {
+  // coordinator:start serves its own dashboard, with bull-board, and passes no --dashboard here.
+  const dashboard = await startCommandDashboard(options, { loggerName: hooks.loggerName ?? 'trainer', queueBoard: false });
+  try {
+    return await trainAndEvaluate(options, hooks);
+  } finally {
+    await dashboard?.close();
+  }
+}
+
+async function trainAndEvaluate(options: TrainCommandOptions, hooks: TrainHooks): Promise<MetricsReport> {
   const commandStart = performance.now();
   const runDir = resolve(options.out);
   const logger = createLogger(hooks.loggerName ?? 'trainer', { run: basename(runDir) });
