@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runMain } from '@mcm/common';
 import { Command } from 'commander';
+import { registerAblationCommand } from './ablation-command.ts';
 import { registerEvaluateCommand } from './evaluate-command.ts';
 import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerReportCommand } from './report-command.ts';
@@ -13,6 +14,7 @@ const program = new Command('mcm-trainer')
 
 registerTrainCommand(program);
 registerEvaluateCommand(program);
+registerAblationCommand(program);
 registerReportCommand(program);
 registerFinetuneCommands(program);
 registerWorkerCommand(program);
