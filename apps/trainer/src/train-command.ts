@@ -52,6 +52,7 @@ export interface TrainCommandOptions extends DashboardCommandOptions {
   k: number[];
   bucketBatches: number;
   maskProbability: number;
+  loss?: 'softmax' | 'binary';
   taskWeights?: string;
   tasks?: string[];
   features?: string[];
@@ -104,6 +105,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--eval-targets <which>', 'evaluation targets per customer: first (first event of the split) or all', oneOf(['first', 'all'] as const), defaults.evalTargets)
     .option('--split <split>', 'split of the final evaluation: test or validation', oneOf(['test', 'validation'] as const), 'test')
     .addOption(new Option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included').argParser(cutoffList).default(defaults.ks, defaults.ks.join(',')))
+    .option('--loss <loss>', "training loss: softmax (cross-entropy over the candidates) or binary (SASRec's original: one sampled negative per target; default: softmax)", oneOf(['softmax', 'binary'] as const))
     .option('--mask-probability <share>', 'share of history events the Cloze objective of bert4rec and mcm-single masks, at least one per history', numberBetween(0, 1), TRAINING_DEFAULTS.maskProbability)
     .option('--bucket-batches <batches>', 'batches sorted by history length together (0 turns length bucketing off)', integerAtLeast(0), defaults.bucketBatches)
     .option('--task-weights <list>', 'weights of the task losses, e.g. category=1,brand=0.5 (default: 1 each)')
@@ -272,6 +274,7 @@ function freshSetup(options: TrainCommandOptions, data: TrainingData, variant: N
     ...(options.heads === undefined ? {} : { heads: options.heads }),
     ...(options.ffn === undefined ? {} : { ffnWidth: options.ffn }),
     ...(options.dropout === undefined ? {} : { dropout: options.dropout }),
+    ...(options.loss === undefined ? {} : { loss: options.loss }),
   });
   const features = modelConfig.features.map((feature) => feature.name);
   const taskNames = modelConfig.tasks.map((task) => task.name);

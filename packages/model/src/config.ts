@@ -56,6 +56,12 @@ export interface ModelConfig {
   sampledSoftmaxThreshold: number;
   /** Negatives drawn per task and batch (shared by the batch) when sampling. */
   sampledNegatives: number;
+  /**
+   * Training loss of each task. `softmax`: cross-entropy over the candidates (all of them,
+   * or sampled ones above the threshold). `binary`: SASRec's original loss, a binary
+   * cross-entropy of the positive against one uniformly drawn negative per target.
+   */
+  loss: 'softmax' | 'binary';
   /** Adds a per-task linear map (initialised to the identity) to the candidate embeddings. */
   candidateProjection: boolean;
   /** Adds a learned per-candidate bias to each task's scores. */
@@ -117,6 +123,7 @@ export function defaultModelOptions(chosen: Partial<ModelOptions> = {}): ModelOp
     sampledSoftmaxThreshold: readout === 'attentional' ? 1_024 : 50_000,
     // 256 shared negatives cost a quarter of the largest attentional full softmax.
     sampledNegatives: 256,
+    loss: 'softmax',
     // The projection lets each task weigh the shared hidden space its own way; the identity
     // start means training begins from the method's plain dot product.
     candidateProjection: true,
@@ -162,6 +169,7 @@ export function validateModelConfig(config: ModelConfig): void {
 
   requireInteger('sampledSoftmaxThreshold', config.sampledSoftmaxThreshold, 2);
   requireInteger('sampledNegatives', config.sampledNegatives, 1);
+  requireOneOf('loss', config.loss, ['softmax', 'binary']);
   requireBoolean('candidateProjection', config.candidateProjection);
   requireBoolean('candidateBias', config.candidateBias);
   requireBoolean('maskToken', config.maskToken);

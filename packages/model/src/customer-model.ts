@@ -13,7 +13,7 @@ import { scoringBatch } from './masked-inference.ts';
 import { createReadout, type CandidateScorer, type Readout } from './readout.ts';
 import type { SequenceBatch, TaskLabels } from './sequence-batch.ts';
 import { TaskHead } from './task-head.ts';
-import { fullSoftmaxLoss, sampledSoftmaxLoss } from './task-loss.ts';
+import { binaryLoss, fullSoftmaxLoss, sampledSoftmaxLoss } from './task-loss.ts';
 
 /** Options of `CustomerModel.taskLosses`. */
 export interface TaskLossOptions {
@@ -78,8 +78,12 @@ export class CustomerModel {
 
   /** Creates a model with freshly initialised weights; the same config and seed give the same weights. */
   static create(config: ModelConfig, seed: number): CustomerModel {
-    // Configurations saved before maskedInference existed leave it out; it was always off then.
-    const filled: ModelConfig = { ...config, maskedInference: (config.maskedInference as boolean | undefined) ?? false };
+    // Configurations saved before maskedInference and loss existed leave them out; they were off and softmax then.
+    const filled: ModelConfig = {
+      ...config,
+      maskedInference: (config.maskedInference as boolean | undefined) ?? false,
+      loss: (config.loss as ModelConfig['loss'] | undefined) ?? 'softmax',
+    };
     validateModelConfig(filled);
     // A private copy, so a caller that edits its config object later cannot desync the model.
     return new CustomerModel(structuredClone(filled), seed);
@@ -128,7 +132,9 @@ export class CustomerModel {
     for (const task of this.config.tasks) {
       const head = this.heads.get(task.name)!;
       const taskLabels = rowLabels[task.name]!;
-      if (options.training && task.vocabularySize > this.config.sampledSoftmaxThreshold) {
+      if (options.training && this.config.loss === 'binary') {
+        losses[task.name] = binaryLoss(head, scorer, taskLabels, random!);
+      } else if (options.training && task.vocabularySize > this.config.sampledSoftmaxThreshold) {
         const negatives = this.samplers.get(task.name)!.sample(random!, this.config.sampledNegatives);
         losses[task.name] = sampledSoftmaxLoss(head, scorer, taskLabels, negatives);
       } else {

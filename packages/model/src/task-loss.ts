@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Random } from '@mcm/common';
+import { FIRST_VALUE_ID } from '@mcm/schema';
 import type { SampledCandidates } from './candidate-sampler.ts';
 import { crossEntropy, labelWeights } from './cross-entropy.ts';
 import { MASKED_LOGIT } from './prepared-batch.ts';
@@ -49,4 +51,25 @@ export function sampledSoftmaxLoss(
 
   const logits = tf.concat([positive, corrected], 1) as tf.Tensor2D; // [B, 1 + N]
   return crossEntropy(logits, new Int32Array(batchSize), labelWeights(labels));
+}
+
+/**
+ * SASRec's binary cross-entropy: each labelled row scores its positive and one negative
+ * drawn uniformly from the task's values other than the positive,
+ * L = -log sigmoid(s(pos)) - log sigmoid(-s(neg)), averaged over labelled rows.
+ */
+export function binaryLoss(head: TaskHead, scorer: CandidateScorer, labels: Int32Array, random: Random): tf.Scalar {
+  const values = head.task.vocabularySize - FIRST_VALUE_ID;
+  if (values < 2) throw new Error(`task "${head.task.name}" has ${values} values; the binary loss needs at least 2 to draw a negative`);
+  const negatives = new Int32Array(labels.length);
+  for (let b = 0; b < labels.length; b++) {
+    let negative = FIRST_VALUE_ID + random.int(values);
+    while (negative === labels[b]) negative = FIRST_VALUE_ID + random.int(values);
+    negatives[b] = negative;
+  }
+
+  const positive = head.scorePaired(scorer, labels); // [B]
+  const negative = head.scorePaired(scorer, negatives); // [B]
+  const perRow = tf.neg(tf.add(tf.logSigmoid(positive), tf.logSigmoid(tf.neg(negative)))); // [B]
+  return tf.sum(tf.mul(perRow, tf.tensor1d(labelWeights(labels)))) as tf.Scalar;
 }

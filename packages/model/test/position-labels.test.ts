@@ -143,3 +143,39 @@ describe('masked inference', () => {
     expect(() => tinyConfig({ readout: 'attentional', maskToken: true, maskedInference: true })).toThrow(/maskedInference needs maskToken/);
   });
 });
+
+describe('the binary loss', () => {
+  it('is the mean of -log sigmoid(positive) - log sigmoid(-negative) with negatives drawn as documented', () => {
+    const config = tinyConfig({ readout: 'last-position', loss: 'binary' });
+    const model = CustomerModel.create(config, 11);
+    const batch = buildSequenceBatch(config, randomHistories(config, 4, 3));
+    const labels = { item: Int32Array.from([5, 0, 9, 2]), brand: Int32Array.from([3, 4, 0, 6]) };
+
+    const actual = losses(model, batch, labels, { training: true, random: new Random(42) });
+
+    // Replays the draws: tasks in config order, one negative per row, labelled or not.
+    const random = new Random(42);
+    const expected: Record<string, number> = {};
+    for (const task of config.tasks) {
+      const values = task.vocabularySize - 2;
+      const negatives = labels[task.name as 'item'].map((label) => {
+        let negative = 2 + random.int(values);
+        while (negative === label) negative = 2 + random.int(values);
+        return negative;
+      });
+      const scores = tf.tidy(() => model.candidateScores(batch, task.name, Int32Array.from({ length: task.vocabularySize }, (_, i) => i)).arraySync());
+      const logSigmoid = (x: number) => -Math.log1p(Math.exp(-x));
+      let sum = 0;
+      let count = 0;
+      labels[task.name as 'item'].forEach((label, b) => {
+        if (label === 0) return;
+        sum += -logSigmoid(scores[b]![label]!) - logSigmoid(-scores[b]![negatives[b]!]!);
+        count++;
+      });
+      expected[task.name] = sum / count;
+    }
+    expect(actual.item).toBeCloseTo(expected.item!, 5);
+    expect(actual.brand).toBeCloseTo(expected.brand!, 5);
+    model.dispose();
+  });
+});
