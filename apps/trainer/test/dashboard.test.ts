@@ -81,7 +81,6 @@ describe('trainer dashboard and report', () => {
     expect(Number(await page.locator('#tile-step').textContent())).toBeGreaterThanOrEqual(10);
     expect(await page.locator('#tile-throughput').textContent()).toMatch(/^\d+(\.\d)?$/);
     expect(await page.locator('#coordinator').isHidden()).toBe(true);
-    await page.screenshot({ path: join(screenshotDir, 'dashboard-trainer.png') });
     expect(errors).toEqual([]);
 
     expect(await train.exit).toBe(0);

@@ -86,7 +86,8 @@
     setText('tile-throughput', formatNumber(progress.sequencesPerSecond, 1));
     setText('tile-throughput-note', progress.secondsPerStep === null ? '' : formatNumber(progress.secondsPerStep * 1000, 0) + ' ms per step');
     setText('tile-eta', state.phase === 'finished' ? 'done' : formatDuration(progress.etaSeconds));
-    setText('tile-eta-note', progress.etaBound === 'max-steps' ? 'until --max-steps' : progress.etaBound === 'budget' ? 'until the time budget' : '');
+    const etaNotes = { 'max-steps': 'until --max-steps', budget: 'until the time budget' };
+    setText('tile-eta-note', etaNotes[progress.etaBound] || '');
     setText('tile-elapsed', formatDuration(progress.elapsedSeconds));
 
     let best = null;

@@ -7,7 +7,7 @@ export const TOKEN_COOKIE = 'mcm_dashboard_token';
 /** Methods that never change state; every other method needs the token. */
 export const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** How a request may use the dashboard. */
+/** Access level of a request to the dashboard. */
 export type DashboardAccess = 'read-only' | 'token-required' | 'authorized';
 
 /** Returns whether `given` equals `expected`, in time that does not depend on where they differ. */
@@ -34,7 +34,7 @@ export function requestAccess(token: string | undefined, headers: IncomingHttpHe
   return tokenMatches(token, requestToken(headers)) ? 'authorized' : 'token-required';
 }
 
-/** The message of a rejected request that would change state. */
+/** Returns the error message of a rejected request that would change state. */
 export function rejectionMessage(access: DashboardAccess, method: string, url: string): string {
   if (access === 'read-only') {
     return `${method} ${url} rejected: the dashboard is read-only; restart the run with --dashboard-token <token> (or MCM_DASHBOARD_TOKEN) to allow changes`;

@@ -25,7 +25,7 @@ export interface CoordinatorView {
   queue: Record<string, number>;
 }
 
-/** What the coordinator lends the dashboard: its Redis client, the queue prefix and its status. */
+/** The coordinator's Redis client, queue prefix and status, lent to the dashboard. */
 export interface CoordinatorSource {
   redis: Redis;
   prefix: string;

@@ -13,9 +13,9 @@ import { RunMonitor, type RunSnapshot } from './run-monitor.ts';
 export const DASHBOARD_DEFAULTS = {
   /** A small model writes many steps per second; one refresh a second keeps the page live for the cost of reading the appended bytes. */
   pollIntervalMs: 1_000,
-  /** Seconds before an EventSource whose connection dropped tries again; the page then shows the run as disconnected. */
+  /** Milliseconds before an EventSource whose connection dropped tries again; meanwhile the page shows the run as disconnected. */
   reconnectMs: 2_000,
-  /** Where bull-board is mounted. */
+  /** Path of bull-board on the dashboard server. */
   queueBoardPath: '/queues',
 } as const;
 
@@ -133,13 +133,13 @@ export async function startDashboard(options: DashboardServerOptions): Promise<R
   const state = (access: DashboardAccess): DashboardState => ({ ...monitor.snapshot(), ...extras(access) });
 
   app.get<{ Querystring: { token?: string } }>('/', async (request, reply) => {
-    const given = request.query.token;
-    if (given !== undefined) {
-      if (options.token === undefined || !tokenMatches(options.token, given)) {
+    const queryToken = request.query.token;
+    if (queryToken !== undefined) {
+      if (options.token === undefined || !tokenMatches(options.token, queryToken)) {
         return reply.code(403).type('text/plain; charset=utf-8').send('wrong dashboard token: open the dashboard without ?token= to view it read-only');
       }
       // The cookie carries the token on the page's and bull-board's later requests; the redirect drops it from the address bar.
-      void reply.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(given)}; Path=/; HttpOnly; SameSite=Strict`);
+      void reply.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(queryToken)}; Path=/; HttpOnly; SameSite=Strict`);
       return reply.redirect('/', 303);
     }
     return reply.type(PAGE_ASSETS['dashboard.html'].contentType).send(assets.get('dashboard.html')!.body);

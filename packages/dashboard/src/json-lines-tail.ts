@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
-/** What one read of a JSON-lines file returns. */
+/** Result of one read of a JSON-lines file. */
 export interface TailRead<T> {
   /** The records of the lines completed since the last read, or of the whole file after a reset. */
   records: T[];

@@ -4,7 +4,7 @@ import { JsonLinesTail } from './json-lines-tail.ts';
 import { estimateProgress, type RunProgress } from './run-progress.ts';
 import { readJsonIfExists, STEPS_FILE, toStepPoint, toValidationPoint, VALIDATION_FILE, type StepPoint, type ValidationPoint } from './run-records.ts';
 
-/** What the dashboard shows of a run's configuration. */
+/** The run configuration that the dashboard shows. */
 export interface RunDescription {
   run: string;
   runDir: string;
@@ -19,7 +19,7 @@ export interface RunDescription {
   budgetMinutes: number | null;
 }
 
-/** Where a run stands: before its first step in this invocation, training, or evaluated. */
+/** Phase of a run: before its first step in this invocation, training, or evaluated. */
 export type RunPhase = 'starting' | 'training' | 'finished';
 
 /** The full state of the run as the page draws it. */
@@ -31,7 +31,7 @@ export interface RunSnapshot {
   progress: RunProgress;
 }
 
-/** The records added since the previous poll; `reset` says the logs were rewritten (a resumed run) and the page must reload the snapshot. */
+/** The records added since the previous poll; `reset` is true when the logs were rewritten (a resumed run) and the page must reload the snapshot. */
 export interface RunChanges {
   reset: boolean;
   steps: StepPoint[];
@@ -64,7 +64,7 @@ export class RunMonitor {
   private resets = 0;
 
   /**
-   * `commandBudget` holds the budgets of this command line. A resumed run keeps the
+   * `commandBudget` contains the budgets of this command line. A resumed run keeps the
    * config.json of its start, but trains with this command line's time budget, and with
    * its step budget when one is given, so these win over the stored ones.
    */

@@ -19,7 +19,7 @@ export interface RunProgress {
   elapsedSeconds: number | null;
   /** Estimated seconds until training stops; null when neither budget bounds it yet. */
   etaSeconds: number | null;
-  /** Which budget ends the run first by that estimate. */
+  /** The budget that ends the run first by that estimate. */
   etaBound: 'max-steps' | 'budget' | null;
 }
 
@@ -27,7 +27,7 @@ export interface RunProgress {
  * Estimates the progress figures from the recent steps. `trainingStartedAt` is the wall
  * time (ms) at which this invocation's training began, and `now` the current time.
  * NOTE: the estimate leaves out the periodic validations and the final evaluation,
- * so a run with frequent or large validations ends later than the ETA says.
+ * so a run with frequent or large validations ends later than its ETA.
  */
 export function estimateProgress(steps: readonly StepPoint[], budget: RunBudget, trainingStartedAt: number | null, now: number): RunProgress {
   const last = steps.at(-1);

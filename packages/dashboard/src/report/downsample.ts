@@ -1,7 +1,7 @@
 import type { StepPoint } from '../run-records.ts';
 
 /**
- * Most points per curve in the report. Past a few thousand points a curve of a few
+ * Maximum points per curve in the report. Past a few thousand points a curve of a few
  * hundred pixels shows no more detail, and each point adds about 100 bytes to the file.
  */
 export const MAX_REPORT_POINTS = 4_000;
