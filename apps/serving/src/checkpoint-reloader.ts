@@ -1,8 +1,9 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@mcm/common';
-import { CustomerModel, type ModelConfig, type SequenceBatch } from '@mcm/model';
+import type { ModelConfig } from '@mcm/model';
 import { loadCheckpoint, readCheckpointMeta, type CheckpointKind, type CheckpointMeta } from '@mcm/training';
+import type { ModelLoader } from './model-loader.ts';
 import type { ModelSlot } from './model-slot.ts';
 
 /** Outcome of one attempt to load a new checkpoint, for metrics. */
@@ -12,6 +13,8 @@ export interface CheckpointReloaderOptions {
   checkpointsDir: string;
   kind: CheckpointKind;
   slot: ModelSlot;
+  /** Builds each checkpoint's model on the server's engine. */
+  loader: ModelLoader;
   /** Fingerprint of the ingest output the server's customer histories come from. */
   manifestFingerprint: string;
   /** The run's model config; a checkpoint must have the same features, tasks and maxLength. */
@@ -117,14 +120,7 @@ export class CheckpointReloader {
       // The tensor file may already hold a newer checkpoint than the JSON read before.
       this.seen = `${checkpoint.meta.step}:${checkpoint.meta.tensorsSha256}`;
 
-      const model = CustomerModel.create(checkpoint.meta.modelConfig as ModelConfig, 0);
-      try {
-        model.setWeights(checkpoint.weights);
-        warmUp(model);
-      } catch (error) {
-        model.dispose();
-        throw error;
-      }
+      const model = await this.options.loader.load(checkpoint.meta.modelConfig as ModelConfig, checkpoint.weights, checkpoint.meta);
       if (this.stopped) {
         model.dispose();
         return;
@@ -139,7 +135,7 @@ export class CheckpointReloader {
         loadedAt: new Date().toISOString(),
       });
       logger.info(
-        { kind, step: checkpoint.meta.step, previousStep: previous?.step ?? null, milliseconds: Math.round(performance.now() - start) },
+        { kind, step: checkpoint.meta.step, previousStep: previous?.step ?? null, engine: model.engine, milliseconds: Math.round(performance.now() - start) },
         previous === null ? 'model loaded' : 'model reloaded',
       );
       this.options.onReload?.('loaded', checkpoint.meta);
@@ -185,13 +181,4 @@ export class CheckpointReloader {
       logger.warn({ err: error, checkpointsDir, pollMs: this.options.pollMs }, 'cannot watch the checkpoint directory; polling it instead');
     }
   }
-}
-
-/** Runs one forward pass, so the first request after a swap does not pay for kernel set-up. */
-function warmUp(model: CustomerModel): void {
-  const features: SequenceBatch['features'] = {};
-  for (const feature of model.config.features) features[feature.name] = { ids: new Int32Array([1]), width: 1 };
-  const batch: SequenceBatch = { batchSize: 1, length: 1, lengths: new Int32Array([1]), features };
-  model.scores(batch, model.config.tasks[0]!.name).dispose();
-  model.embed(batch).dispose();
 }

@@ -1,5 +1,5 @@
-import type { CustomerModel } from '@mcm/model';
 import type { CheckpointKind } from '@mcm/training';
+import type { EngineName, ScoringModel } from './scoring-model.ts';
 
 /** The checkpoint a loaded model came from. */
 export interface CheckpointInfo {
@@ -14,7 +14,7 @@ export interface CheckpointInfo {
 
 /** A model with its checkpoint, shared by the requests that hold a lease on it. */
 interface Entry {
-  model: CustomerModel;
+  model: ScoringModel;
   checkpoint: CheckpointInfo;
   leases: number;
   retired: boolean;
@@ -22,7 +22,7 @@ interface Entry {
 
 /** A model borrowed for one request; call `release` when done with it. */
 export interface ModelLease {
-  model: CustomerModel;
+  model: ScoringModel;
   checkpoint: CheckpointInfo;
   release(): void;
 }
@@ -44,6 +44,11 @@ export class ModelSlot {
     return this.current?.checkpoint ?? null;
   }
 
+  /** The engine the current model runs on, or null before the first model is loaded. */
+  get engine(): EngineName | null {
+    return this.current?.model.engine ?? null;
+  }
+
   /** Leases the current model, or returns null before the first model is loaded. */
   acquire(): ModelLease | null {
     const entry = this.current;
@@ -63,7 +68,7 @@ export class ModelSlot {
   }
 
   /** Makes `model` the current model and retires the previous one. */
-  swap(model: CustomerModel, checkpoint: CheckpointInfo): void {
+  swap(model: ScoringModel, checkpoint: CheckpointInfo): void {
     if (this.closed) {
       model.dispose();
       return;

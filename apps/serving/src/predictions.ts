@@ -1,5 +1,6 @@
-import type { CustomerModel, SequenceBatch } from '@mcm/model';
+import type { SequenceBatch } from '@mcm/model';
 import { FIRST_VALUE_ID } from '@mcm/schema';
+import type { ScoringModel } from './scoring-model.ts';
 
 /** One ranked candidate of a task. */
 export interface RankedCandidate {
@@ -13,15 +14,8 @@ export interface RankedCandidate {
  * candidates with a non-finite score are never returned, so fewer than `k` come back
  * when the task has fewer candidates. Equal scores rank the lower id first.
  */
-export function rankCandidates(model: CustomerModel, batch: SequenceBatch, task: string, k: number, exclude: ReadonlySet<number>): RankedCandidate[] {
-  const tensor = model.scores(batch, task);
-  let scores: Float32Array;
-  try {
-    scores = tensor.dataSync() as Float32Array;
-  } finally {
-    tensor.dispose();
-  }
-  return topK(scores, k, exclude);
+export async function rankCandidates(model: ScoringModel, batch: SequenceBatch, task: string, k: number, exclude: ReadonlySet<number>): Promise<RankedCandidate[]> {
+  return topK(await model.scores(batch, task), k, exclude);
 }
 
 /** Selects the `k` largest finite scores from FIRST_VALUE_ID on, best first, ties by lower id. */
@@ -44,13 +38,8 @@ export function topK(scores: Float32Array, k: number, exclude: ReadonlySet<numbe
 }
 
 /** Returns the customer embedding of a one-customer batch. */
-export function embedCustomer(model: CustomerModel, batch: SequenceBatch): number[] {
-  const tensor = model.embed(batch);
-  try {
-    return Array.from(tensor.dataSync());
-  } finally {
-    tensor.dispose();
-  }
+export async function embedCustomer(model: ScoringModel, batch: SequenceBatch): Promise<number[]> {
+  return Array.from(await model.embed(batch));
 }
 
 /** Collects every id of `feature` in the batch's real positions: the values the customer already has. */

@@ -83,7 +83,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
     return metrics.registry.metrics();
   });
 
-  app.get('/v1/model', { schema: { summary: 'The served run, its tasks and its checkpoint.', tags: ['model'] } }, async () => ({
+  app.get('/v1/model', { schema: { summary: 'The served run, its tasks, its checkpoint and the engine running it (onnx or tfjs).', tags: ['model'] } }, async () => ({
     run: run.runDir,
     model: run.model,
     dataset: run.dataset,
@@ -94,6 +94,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
     tasks: run.modelConfig.tasks.map((task) => ({ name: task.name, candidates: task.vocabularySize - 2 })),
     rawEvents: fields === null ? null : { fields: fields.map((field) => ({ name: field.name, role: field.role, required: field.required })) },
     checkpoint: slot.checkpoint === null ? null : publicCheckpoint(slot.checkpoint),
+    engine: slot.engine,
   }));
 
   app.post<{ Body: TopKRequest }>(
@@ -114,12 +115,12 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
       const exclude = body.excludeSeen ? historyValues(batch, task.feature) : new Set<number>();
       const values = context.taskValues.get(task.name)!;
 
-      return withModel(context, (lease) => ({
+      return withModel(context, async (lease) => ({
         task: task.name,
         k: body.k,
         checkpoint: publicCheckpoint(lease.checkpoint),
         history,
-        candidates: rankCandidates(lease.model, batch, task.name, body.k, exclude).map((candidate, index) => ({
+        candidates: (await rankCandidates(lease.model, batch, task.name, body.k, exclude)).map((candidate, index) => ({
           rank: index + 1,
           value: values[candidate.id] ?? String(candidate.id),
           id: candidate.id,
@@ -142,8 +143,8 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
     async (request) => {
       assertReady(context);
       const { batch, history } = await resolveHistory(context, request.body);
-      return withModel(context, (lease) => {
-        const embedding = embedCustomer(lease.model, batch);
+      return withModel(context, async (lease) => {
+        const embedding = await embedCustomer(lease.model, batch);
         return { checkpoint: publicCheckpoint(lease.checkpoint), history, dimension: embedding.length, embedding };
       });
     },
@@ -160,14 +161,14 @@ function notReady(context: RouteContext): RequestError {
 }
 
 /**
- * Runs `use` with the current model. `use` is synchronous, so a hot reload cannot
- * interleave with it; the lease still keeps the model alive if that ever changes.
+ * Runs `use` with the current model. A hot reload may swap the model while `use` awaits
+ * inference; the lease keeps this request's model alive until `use` settles.
  */
-function withModel<T>(context: RouteContext, use: (lease: ModelLease) => T): T {
+async function withModel<T>(context: RouteContext, use: (lease: ModelLease) => Promise<T>): Promise<T> {
   const lease = context.slot.acquire();
   if (lease === null) throw notReady(context);
   try {
-    return use(lease);
+    return await use(lease);
   } finally {
     lease.release();
   }

@@ -9,11 +9,13 @@ import type { CheckpointKind } from '@mcm/training';
 import { CheckpointReloader } from './checkpoint-reloader.ts';
 import { CustomerStore } from './customer-store.ts';
 import { ServingMetrics } from './metrics.ts';
+import { ModelLoader } from './model-loader.ts';
 import { ModelSlot } from './model-slot.ts';
 import { RawEventMapper } from './raw-event-mapper.ts';
 import { registerRoutes, type RequestError } from './routes.ts';
 import { readServingRun, type ServingRun } from './run-directory.ts';
 import type { RequestLimits } from './schemas.ts';
+import type { EngineName } from './scoring-model.ts';
 import { describeSchemaError, type SchemaError } from './validation-messages.ts';
 
 /** Defaults of `serve`, each with its reason. */
@@ -23,6 +25,17 @@ export const SERVING_DEFAULTS = {
   port: 8080,
   /** The weights with the best validation NDCG@10, which the trainer promotes as it improves. */
   checkpoint: 'best' as CheckpointKind,
+  /**
+   * onnxruntime answers a batch-1 top-K request several times faster than tfjs on wasm
+   * (docs/benchmarks.md); tfjs remains the fallback when onnxruntime-node cannot load.
+   */
+  engine: 'onnx' as EngineName,
+  /**
+   * One thread per operator: a batch-1 request is too small to split well, and on a
+   * machine whose cores are busy with HTTP, JSON and other processes, onnxruntime's
+   * spinning worker threads slowed requests down in measurements.
+   */
+  onnxThreads: 1,
   /** Enough for a page of recommendations with room to filter; a larger K costs time in the top-K selection and the response. */
   maxK: 100,
   /** 1 MiB contains a few thousand raw events, more than the longest history a model reads. */
@@ -43,7 +56,11 @@ export interface ServerOptions {
   datasetConfig?: string | null;
   /** Directory the dataset config's catalog path is relative to. */
   dataRoot?: string | null;
+  /** tfjs backend, for the tfjs engine and the fallback. */
   backend?: BackendPreference;
+  engine?: EngineName;
+  /** onnxruntime's threads per operator (intraOpNumThreads). */
+  onnxThreads?: number;
   maxK?: number;
   /** Most raw events per request; default the model's maxLength. */
   maxEvents?: number;
@@ -59,6 +76,8 @@ export interface RunningServer {
   app: FastifyInstance;
   run: ServingRun;
   slot: ModelSlot;
+  /** The engine the server loads checkpoints on, and why it fell back to tfjs, if it did. */
+  loader: ModelLoader;
   reloader: CheckpointReloader;
   metrics: ServingMetrics;
   /** Stops accepting requests, waits for the open ones, and frees the model and DuckDB. Safe to call twice. */
@@ -73,8 +92,25 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger('serving');
   const backend = await initBackend(options.backend ?? 'auto');
+  const loader = await ModelLoader.create({
+    engine: options.engine ?? SERVING_DEFAULTS.engine,
+    onnxThreads: options.onnxThreads ?? SERVING_DEFAULTS.onnxThreads,
+    logger,
+  });
   const run = await readServingRun(options.runDir, options.checkpoint ?? SERVING_DEFAULTS.checkpoint);
-  logger.info({ run: run.runDir, data: run.dataDir, checkpoint: run.checkpointKind, backend: backend.name }, 'serving started');
+  logger.info(
+    {
+      run: run.runDir,
+      data: run.dataDir,
+      checkpoint: run.checkpointKind,
+      engine: loader.engine,
+      requestedEngine: loader.requested,
+      ...(loader.fallbackReason === null ? {} : { fallbackReason: loader.fallbackReason }),
+      ...(loader.engine === 'onnx' ? { onnxThreads: options.onnxThreads ?? SERVING_DEFAULTS.onnxThreads } : {}),
+      backend: backend.name,
+    },
+    'serving started',
+  );
 
   const store = await CustomerStore.load(run.dataDir);
   if (store.data.manifest.fingerprint !== run.manifestFingerprint) {
@@ -104,6 +140,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     checkpointsDir: run.checkpointsDir,
     kind: run.checkpointKind,
     slot,
+    loader,
     manifestFingerprint: run.manifestFingerprint,
     modelConfig: run.modelConfig,
     pollMs: options.pollMs ?? SERVING_DEFAULTS.pollMs,
@@ -141,7 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = app.server.address();
   const url = typeof address === 'object' && address !== null ? `http://${formatHost(address.address)}:${address.port}` : String(address);
   logger.info({ url, limits }, 'listening');
-  return { url, app, run, slot, reloader, metrics, close };
+  return { url, app, run, slot, loader, reloader, metrics, close };
 }
 
 async function openMapper(options: ServerOptions, run: ServingRun, store: CustomerStore, logger: Logger): Promise<RawEventMapper | null> {

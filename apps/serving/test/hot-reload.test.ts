@@ -58,6 +58,13 @@ async function waitForStep(server: RunningServer, step: number, timeoutMs: numbe
   throw new Error(`the server did not load step ${step} within ${timeoutMs} ms (serving ${await servedStep(server)})`);
 }
 
+async function topKScores(server: RunningServer, body: Record<string, unknown>): Promise<Array<{ id: number; score: number }>> {
+  const response = await fetch(`${server.url}/v1/top-k`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(response.status).toBe(200);
+  const answer = (await response.json()) as { candidates: Array<{ id: number; score: number }> };
+  return answer.candidates.map(({ id, score }) => ({ id, score }));
+}
+
 describe('hot reload', () => {
   it('waits for the first checkpoint', async () => {
     const runDir = await copyRun(false);
@@ -79,10 +86,11 @@ describe('hot reload', () => {
     expect((await fetch(`${server.url}/ready`)).status).toBe(200);
   });
 
-  it('swaps checkpoints under load without a failed request', async () => {
+  it.each(['onnx', 'tfjs'] as const)('swaps checkpoints under load on %s without a failed request', async (engine) => {
     const runDir = await copyRun(true);
-    const server = await startServer({ runDir, port: 0, backend: 'wasm', pollMs: 200, logger: silentLogger() });
+    const server = await startServer({ runDir, port: 0, backend: 'wasm', engine, pollMs: 200, logger: silentLogger() });
     servers.push(server);
+    expect(server.slot.engine).toBe(engine);
 
     // A bounded loop of requests on loopback: at most 3,000 requests or 60 s, 4 at a time.
     const maxRequests = 3_000;
@@ -126,6 +134,29 @@ describe('hot reload', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/mcm_serving_checkpoint_loads_total\{result="loaded"\} 6/);
     expect(metrics).toMatch(/mcm_serving_checkpoint_step 105/);
+    // Every reloaded checkpoint runs on the engine the server started with.
+    expect(server.slot.engine).toBe(engine);
+  });
+
+  it('serves the reloaded weights on onnx', async () => {
+    const runDir = await copyRun(true);
+    const onnx = await startServer({ runDir, port: 0, backend: 'wasm', engine: 'onnx', pollMs: 100, logger: silentLogger() });
+    servers.push(onnx);
+    const request = { task: 'brand', k: 5, customerId: customers[1] };
+    const before = await topKScores(onnx, request);
+
+    await promote(runDir, 300, 1.5);
+    await waitForStep(onnx, 300, 10_000);
+    const after = await topKScores(onnx, request);
+    expect(after).not.toEqual(before);
+
+    // A tfjs server started on the promoted checkpoint gives the same ranking and scores.
+    const tfjs = await startServer({ runDir, port: 0, backend: 'wasm', engine: 'tfjs', pollMs: 100, logger: silentLogger() });
+    servers.push(tfjs);
+    expect(await servedStep(tfjs)).toBe(300);
+    const expected = await topKScores(tfjs, request);
+    expect(after.map((candidate) => candidate.id)).toEqual(expected.map((candidate) => candidate.id));
+    after.forEach((candidate, i) => expect(Math.abs(candidate.score - expected[i]!.score)).toBeLessThan(1e-4));
   });
 
   it('keeps the model when a checkpoint is for other data', async () => {

@@ -3,25 +3,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustomerModel, type SequenceBatch } from '@mcm/model';
 import { FIRST_VALUE_ID, OOV_ID, readVocabulary } from '@mcm/schema';
 import { buildBatch, checkpointDir, loadCheckpoint, loadTrainingData, type TrainingData } from '@mcm/training';
+import type { EngineName } from '../src/scoring-model.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 import { buildTinyRun, readRawEvents, silentLogger, SYNTH_CONFIG, type RawEventRow, type TinyRun } from './helpers/tiny-run.ts';
 
 let run: TinyRun;
+/** The server on the default engine (onnx); most tests use it. */
 let server: RunningServer;
+/** The server of each engine, for the tests that compare a response with the model's own numbers. */
+const servers = {} as Record<EngineName, RunningServer>;
 let data: TrainingData;
 let model: CustomerModel;
 let rawEvents: Map<string, RawEventRow[]>;
 
 beforeAll(async () => {
   run = await buildTinyRun();
-  server = await startServer({
-    runDir: run.runDir,
-    port: 0,
-    datasetConfig: SYNTH_CONFIG,
-    dataRoot: run.rawDir,
-    backend: 'wasm',
-    logger: silentLogger(),
-  });
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    servers[engine] = await startServer({
+      runDir: run.runDir,
+      port: 0,
+      datasetConfig: SYNTH_CONFIG,
+      dataRoot: run.rawDir,
+      backend: 'wasm',
+      engine,
+      logger: silentLogger(),
+    });
+  }
+  server = servers.onnx;
   data = await loadTrainingData(run.dataDir);
   const checkpoint = await loadCheckpoint(checkpointDir(run.runDir), 'best');
   model = CustomerModel.create(run.modelConfig, 0);
@@ -30,7 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.close();
+  for (const running of Object.values(servers)) await running.close();
   model?.dispose();
   if (run !== undefined) await rm(run.root, { recursive: true, force: true });
 });
@@ -41,8 +49,8 @@ interface Answer {
   text: string;
 }
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(`${server.url}${path}`, {
+async function post(path: string, body: unknown, headers: Record<string, string> = {}, target: RunningServer = server): Promise<Answer> {
+  const response = await fetch(`${target.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -51,8 +59,8 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   return { status: response.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {}, text };
 }
 
-async function get(path: string): Promise<Answer> {
-  const response = await fetch(`${server.url}${path}`);
+async function get(path: string, target: RunningServer = server): Promise<Answer> {
+  const response = await fetch(`${target.url}${path}`);
   const text = await response.text();
   return { status: response.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {}, text };
 }
@@ -133,11 +141,18 @@ describe('operations endpoints', () => {
   });
 });
 
-describe('top-k', () => {
+describe.each(['onnx', 'tfjs'] as const)('top-k on %s', (engine) => {
+  const ask = (path: string, body: unknown) => post(path, body, {}, servers[engine]);
+
+  it('runs on its engine', async () => {
+    expect(servers[engine].loader.engine).toBe(engine);
+    expect((await get('/v1/model', servers[engine])).body.engine).toBe(engine);
+  });
+
   it('matches the model ordering for a customer id', async () => {
     for (const task of run.modelConfig.tasks.map((t) => t.name)) {
       const customerId = data.customers[3]!.id;
-      const answer = await post('/v1/top-k', { task, k: 10, customerId });
+      const answer = await ask('/v1/top-k', { task, k: 10, customerId });
       expect(answer.status).toBe(200);
 
       const expected = modelOrdering(customerBatch(customerId), task).slice(0, 10);
@@ -153,7 +168,7 @@ describe('top-k', () => {
   });
 
   it('defaults k to 10', async () => {
-    const answer = await post('/v1/top-k', { task: 'brand', customerId: data.customers[0]!.id });
+    const answer = await ask('/v1/top-k', { task: 'brand', customerId: data.customers[0]!.id });
     expect(answer.status).toBe(200);
     expect(answer.body.k).toBe(10);
     expect((answer.body.candidates as unknown[]).length).toBe(10);
@@ -165,20 +180,20 @@ describe('top-k', () => {
     const seen = new Set(Array.from(batch.features.category!.ids.subarray(0, batch.lengths[0]!)).filter((id) => id >= FIRST_VALUE_ID));
     expect(seen.size).toBeGreaterThan(0);
 
-    const answer = await post('/v1/top-k', { task: 'category', k: 20, customerId, excludeSeen: true });
+    const answer = await ask('/v1/top-k', { task: 'category', k: 20, customerId, excludeSeen: true });
     expect(answer.status).toBe(200);
     const ids = (answer.body.candidates as Array<{ id: number }>).map((candidate) => candidate.id);
     for (const id of ids) expect(seen.has(id)).toBe(false);
     const expected = modelOrdering(batch, 'category').filter((candidate) => !seen.has(candidate.id)).slice(0, 20);
     expect(ids).toEqual(expected.map((candidate) => candidate.id));
 
-    const unfiltered = await post('/v1/top-k', { task: 'category', k: 20, customerId });
+    const unfiltered = await ask('/v1/top-k', { task: 'category', k: 20, customerId });
     const unfilteredIds = (unfiltered.body.candidates as Array<{ id: number }>).map((candidate) => candidate.id);
     expect(unfilteredIds.some((id) => seen.has(id))).toBe(true);
   });
 
   it('returns every candidate when k exceeds them', async () => {
-    const answer = await post('/v1/top-k', { task: 'product_line', k: 100, customerId: data.customers[0]!.id });
+    const answer = await ask('/v1/top-k', { task: 'product_line', k: 100, customerId: data.customers[0]!.id });
     expect(answer.status).toBe(200);
     const candidates = answer.body.candidates as Array<{ id: number }>;
     expect(candidates.length).toBe(run.manifest.vocabularies.product_line! - FIRST_VALUE_ID);
@@ -187,8 +202,8 @@ describe('top-k', () => {
 
   it('raw events give the customer id answer', async () => {
     const customer = customerWithDistinctTimes();
-    const byId = await post('/v1/top-k', { task: 'subcategory', k: 15, customerId: customer.id });
-    const byEvents = await post('/v1/top-k', { task: 'subcategory', k: 15, events: eventsOf(customer.rows) });
+    const byId = await ask('/v1/top-k', { task: 'subcategory', k: 15, customerId: customer.id });
+    const byEvents = await ask('/v1/top-k', { task: 'subcategory', k: 15, events: eventsOf(customer.rows) });
     expect(byEvents.status).toBe(200);
     expect(byEvents.body.history).toEqual({ source: 'events', events: customer.rows.length });
     const ids = (answer: Answer) => (answer.body.candidates as Array<{ id: number }>).map((candidate) => candidate.id);
@@ -196,7 +211,7 @@ describe('top-k', () => {
   });
 
   it('maps unknown values to out-of-vocabulary', async () => {
-    const answer = await post('/v1/top-k', {
+    const answer = await ask('/v1/top-k', {
       task: 'category',
       events: [
         { item_id: 'not-an-item-of-the-catalog', event_type: 'view' },
@@ -208,10 +223,12 @@ describe('top-k', () => {
   });
 });
 
-describe('embedding', () => {
+describe.each(['onnx', 'tfjs'] as const)('embedding on %s', (engine) => {
+  const ask = (path: string, body: unknown) => post(path, body, {}, servers[engine]);
+
   it('equals the model embedding for a customer id', async () => {
     const customerId = data.customers[7]!.id;
-    const answer = await post('/v1/embedding', { customerId });
+    const answer = await ask('/v1/embedding', { customerId });
     expect(answer.status).toBe(200);
     expect(answer.body.dimension).toBe(16);
     const tensor = model.embed(customerBatch(customerId));
@@ -222,8 +239,8 @@ describe('embedding', () => {
 
   it('raw events give the customer id embedding', async () => {
     const customer = customerWithDistinctTimes();
-    const byId = await post('/v1/embedding', { customerId: customer.id });
-    const byEvents = await post('/v1/embedding', { events: eventsOf(customer.rows) });
+    const byId = await ask('/v1/embedding', { customerId: customer.id });
+    const byEvents = await ask('/v1/embedding', { events: eventsOf(customer.rows) });
     expect(byEvents.status).toBe(200);
     (byEvents.body.embedding as number[]).forEach((value, i) => expect(value).toBeCloseTo((byId.body.embedding as number[])[i]!, 4));
   });
