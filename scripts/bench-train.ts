@@ -56,8 +56,8 @@ interface Variant {
   zeroCopyIdentity: boolean;
   slicedBatchMatMul: boolean;
   sliceGather: boolean;
-  /** Whether products run on OpenBLAS through the native kernel module when it is built. */
-  nativeMatMul: boolean;
+  /** Whether the native kernel module (OpenBLAS products, C GELU, layer norm, Adam) is used when built. */
+  nativeKernels: boolean;
   /** `fused`: the engine's one-kernel adamUpdate; `tfjs`: tf.train.adam. */
   optimizer: 'fused' | 'tfjs';
 }
@@ -87,7 +87,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'fused',
   },
   'no-native': {
@@ -99,7 +99,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
-    nativeMatMul: false,
+    nativeKernels: false,
     optimizer: 'fused',
   },
   plain: {
@@ -111,7 +111,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: false,
     slicedBatchMatMul: false,
     sliceGather: false,
-    nativeMatMul: false,
+    nativeKernels: false,
     optimizer: 'tfjs',
   },
   'no-sliced': {
@@ -123,7 +123,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: false,
     sliceGather: true,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'fused',
   },
   'no-identity': {
@@ -135,7 +135,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: false,
     slicedBatchMatMul: true,
     sliceGather: true,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'fused',
   },
   'stock-gather': {
@@ -147,7 +147,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: false,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'fused',
   },
   'formula-norm': {
@@ -159,7 +159,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'fused',
   },
   'tfjs-adam': {
@@ -171,7 +171,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'tfjs',
   },
   'unfused-bias': {
@@ -183,7 +183,7 @@ const VARIANTS: Record<string, Variant> = {
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
-    nativeMatMul: true,
+    nativeKernels: true,
     optimizer: 'fused',
   },
 };
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
         slicedBatchMatMul: variant.slicedBatchMatMul,
         sliceGather: variant.sliceGather,
         fusedAdam: variant.optimizer === 'fused',
-        nativeMatMul: variant.nativeMatMul,
+        nativeKernels: variant.nativeKernels,
       });
     }
     const result = await timeVariant(config, variant, values.profile && index === 0);

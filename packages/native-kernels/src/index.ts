@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The native kernel module, built from `src/native` by `npm run build:native`. Tensors are
- * passed as byte offsets into one ArrayBuffer (the wasm backend's heap), which the kernels
- * read and write in place. Every call checks that its ranges lie inside the buffer.
+ * float32 arrays passed as byte offsets into one ArrayBuffer (the wasm backend's heap),
+ * which the kernels read and write in place. Every call checks that its ranges lie inside
+ * the buffer and that no output overlaps another range, and throws otherwise.
  */
 export interface NativeKernels {
   /**
@@ -31,6 +31,63 @@ export interface NativeKernels {
     cOffset: number,
     biasOffset: number,
   ): void;
+  /** y = x Phi(x), the exact (erf) GELU, for `count` values. */
+  gelu(heap: ArrayBuffer, count: number, xOffset: number, yOffset: number): void;
+  /** dx = dy (Phi(x) + x phi(x)), the gradient of gelu. */
+  geluGrad(heap: ArrayBuffer, count: number, xOffset: number, dyOffset: number, dxOffset: number): void;
+  /**
+   * Layer norm of x [rows, hidden] over its last axis: normalized = (x - mean) /
+   * sqrt(variance + epsilon) with the biased variance, y = normalized gamma + beta, and
+   * inverseDeviation [rows] = 1 / sqrt(variance + epsilon).
+   */
+  layerNorm(
+    heap: ArrayBuffer,
+    rows: number,
+    hidden: number,
+    epsilon: number,
+    xOffset: number,
+    gammaOffset: number,
+    betaOffset: number,
+    yOffset: number,
+    normalizedOffset: number,
+    inverseDeviationOffset: number,
+  ): void;
+  /** dx [rows, hidden], dGamma [hidden] and dBeta [hidden] of layerNorm from dy and its saved outputs. */
+  layerNormGrad(
+    heap: ArrayBuffer,
+    rows: number,
+    hidden: number,
+    dyOffset: number,
+    normalizedOffset: number,
+    inverseDeviationOffset: number,
+    gammaOffset: number,
+    dxOffset: number,
+    dGammaOffset: number,
+    dBetaOffset: number,
+  ): void;
+  /**
+   * One Adam update of `count` weights into the three output ranges:
+   * m' = beta1 m + (1 - beta1) g, v' = beta2 v + (1 - beta2) g^2,
+   * w' = w - lr (m' / firstCorrection) / (sqrt(v' / secondCorrection) + epsilon) - lr weightDecay w.
+   */
+  adam(
+    heap: ArrayBuffer,
+    count: number,
+    wOffset: number,
+    gOffset: number,
+    mOffset: number,
+    vOffset: number,
+    wOutOffset: number,
+    mOutOffset: number,
+    vOutOffset: number,
+    learningRate: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    weightDecay: number,
+    firstCorrection: number,
+    secondCorrection: number,
+  ): void;
   /** Sets the number of OpenBLAS threads for later products. */
   setThreads(threads: number): void;
   getThreads(): number;
@@ -48,9 +105,18 @@ export const NATIVE_KERNELS_PATH = join(dirname(fileURLToPath(import.meta.url)),
 
 /**
  * Environment variable that turns the module off (`off`) or names its OpenBLAS thread count
- * (a positive integer). Unset, it is on with one thread per core.
+ * (a positive integer). Unset, it is on with DEFAULT_THREADS.
  */
 export const NATIVE_KERNELS_VARIABLE = 'MCM_NATIVE_KERNELS';
+
+/**
+ * One OpenBLAS thread, as many as the wasm backend uses in Node. The training step's
+ * products are small (3,200 x 64 x 64). In bench:train on 2 cores, a second thread did not
+ * shorten the step at a load average of 3.5 (108 against 100 ms per step) and nearly
+ * doubled it at 6.5 (186 against 96 ms), because a product waits for its slowest thread.
+ * Data-parallel trainer processes, one per core, are the way to use more cores.
+ */
+export const DEFAULT_THREADS = 1;
 
 let cached: NativeKernelsLoad | undefined;
 
@@ -68,7 +134,7 @@ function load(): NativeKernelsLoad {
   if (setting === 'off' || setting === '0') {
     return { kernels: undefined, reason: `switched off by ${NATIVE_KERNELS_VARIABLE}=${setting}` };
   }
-  const threads = setting === '' ? availableParallelism() : Number(setting);
+  const threads = setting === '' ? DEFAULT_THREADS : Number(setting);
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`invalid ${NATIVE_KERNELS_VARIABLE} '${setting}'; expected 'off' or a positive thread count`);
   }

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from './ops.ts';
+import { canRunNative, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD } from './wasm-kernels.ts';
 
 /**
  * Layer norm and GELU with hand-written gradients. tfjs's autodiff of the same formulas
  * runs about twice as many kernels (each a full pass over the activations) and sums the
  * gamma and beta gradients with a column reduction, which the wasm backend runs as a
- * transpose followed by a sum. Here those sums are ones [1, rows] times a matrix.
+ * transpose followed by a sum. Here those sums are ones [1, rows] times a matrix. When the
+ * native kernel module is loaded, each direction of each op is one kernel of that module.
  */
 
 /**
@@ -21,6 +23,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
   if (!(epsilon > 0)) {
     throw new Error(`layerNorm: epsilon must be positive, got ${epsilon}`);
   }
+  if (canRunNative(NATIVE_LAYER_NORM)) return nativeLayerNorm(x, gamma, beta, epsilon);
 
   const normalize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, gammaIn, betaIn, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
@@ -54,6 +57,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
 
 /** GELU with the exact (erf) form: x Φ(x), where Φ is the standard normal CDF. */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (canRunNative(NATIVE_GELU)) return nativeGelu(x);
   const activate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const cdf = tf.mul(tf.add(tf.erf(tf.mul(xIn, Math.SQRT1_2)), 1), 0.5); // Φ(x)
@@ -69,6 +73,42 @@ export function gelu(x: tf.Tensor): tf.Tensor {
         return tf.mul(dy, slope);
       });
     };
+    return { value, gradFunc };
+  });
+  return activate(x);
+}
+
+/** layerNorm on the native module's kernels: one pass forward, one backward. */
+function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): tf.Tensor {
+  const hidden = x.shape[x.rank - 1]!;
+  const normalize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, gammaIn, betaIn, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const rows = tf.reshape(xIn, [-1, hidden]); // [rows, hidden]
+    const [y, normalized, inverseDeviation] = tf.engine().runKernel(NATIVE_LAYER_NORM, { x: rows, gamma: gammaIn, beta: betaIn }, { epsilon }) as tf.Tensor[];
+    save([normalized!, inverseDeviation!, gammaIn]); // [rows, hidden], [rows, 1], [hidden]
+    const value = tf.reshape(y!, xIn.shape);
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [normalizedSaved, inverseSaved, gammaSaved] = saved as [tf.Tensor, tf.Tensor, tf.Tensor1D];
+      return tf.tidy(() => {
+        const dyRows = tf.reshape(dy, [-1, hidden]); // [rows, hidden]
+        const inputs = { dy: dyRows, normalized: normalizedSaved, inverseDeviation: inverseSaved, gamma: gammaSaved };
+        const [dx, dGamma, dBeta] = tf.engine().runKernel(NATIVE_LAYER_NORM_GRAD, inputs) as tf.Tensor[];
+        return [tf.reshape(dx!, dy.shape), dGamma!, dBeta!];
+      });
+    };
+    return { value, gradFunc };
+  });
+  return normalize(x, gamma, beta);
+}
+
+/** gelu on the native module's kernels: one pass forward, one backward. */
+function nativeGelu(x: tf.Tensor): tf.Tensor {
+  const activate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([xIn]);
+    const value = tf.engine().runKernel(NATIVE_GELU, { x: xIn }) as tf.Tensor;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => tf.engine().runKernel(NATIVE_GELU_GRAD, { x: saved[0]!, dy }) as tf.Tensor;
     return { value, gradFunc };
   });
   return activate(x);

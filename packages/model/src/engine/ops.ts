@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { canRunNativeMatMul, canRunSlicedBatchMatMul, nativeMatMul, slicedBatchMatMul } from './wasm-kernels.ts';
+import { canRunNative, canRunSlicedBatchMatMul, NATIVE_MAT_MUL, nativeMatMul, slicedBatchMatMul } from './wasm-kernels.ts';
 
 /**
  * Matrix products whose forward and backward passes stay on the wasm backend's fast path.
@@ -61,7 +61,7 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor2D, bias?: tf.Tensor1D): t
     const [xIn, kernelIn, biasIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([xIn, kernelIn]);
     const flat = tf.reshape(xIn, [-1, inputs]); // [rows, inputs]
-    const value = canRunNativeMatMul()
+    const value = canRunNative(NATIVE_MAT_MUL)
       ? tf.reshape(nativeMatMul(tf.reshape(flat, [1, -1, inputs]) as tf.Tensor3D, tf.reshape(kernelIn, [1, inputs, outputs]) as tf.Tensor3D, false, false, biasIn), outShape)
       : tf.reshape(tf.fused.matMul({ a: flat, b: kernelIn, bias: biasIn }), outShape);
 
@@ -154,7 +154,7 @@ function sumToShape(gradient: tf.Tensor, shape: number[]): tf.Tensor {
 
 /** op(a) op(b) for the active backend, with no tape of its own (callers own the gradient). */
 function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
-  if (canRunNativeMatMul()) {
+  if (canRunNative(NATIVE_MAT_MUL)) {
     return tf.tidy(() => productOnNative(a, b, transposeA, transposeB));
   }
   if (tf.getBackend() === 'wasm') {

@@ -5,6 +5,9 @@ import { nativeKernels } from './native.ts';
 import { createGather } from './wasm/gather.ts';
 import { shareIdentity } from './wasm/identity.ts';
 import type { KernelArgs } from './wasm/internals.ts';
+import { createNativeAdamUpdate } from './wasm/native-adam-update.ts';
+import { createNativeGelu, createNativeGeluGrad } from './wasm/native-gelu.ts';
+import { createNativeLayerNorm, createNativeLayerNormGrad } from './wasm/native-layer-norm.ts';
 import { createNativeMatMul } from './wasm/native-mat-mul.ts';
 import { slicedBatchMatMulKernel } from './wasm/sliced-batch-mat-mul.ts';
 import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.ts';
@@ -18,8 +21,12 @@ import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.ts';
 /** Kernel name of the batched product that keeps every slice on XNNPACK. */
 export const SLICED_BATCH_MAT_MUL = 'SlicedBatchMatMul';
 
-/** Kernel name of the product on OpenBLAS, registered when the native kernel module loads. */
+/** Kernel names of the native kernel module's kernels, registered when the module loads. */
 export const NATIVE_MAT_MUL = 'NativeMatMul';
+export const NATIVE_GELU = 'NativeGelu';
+export const NATIVE_GELU_GRAD = 'NativeGeluGrad';
+export const NATIVE_LAYER_NORM = 'NativeLayerNorm';
+export const NATIVE_LAYER_NORM_GRAD = 'NativeLayerNormGrad';
 
 /** Switches for the kernels `registerWasmTrainingKernels` installs. Each defaults to true. */
 export interface WasmKernelOptions {
@@ -32,10 +39,11 @@ export interface WasmKernelOptions {
   /** Registers AdamUpdate, which `adamUpdate` uses for a whole update in one kernel. */
   fusedAdam?: boolean;
   /**
-   * Registers NativeMatMul when the native kernel module (`npm run build:native`) loads;
-   * `matMul` and `linear` then multiply on OpenBLAS instead of XNNPACK.
+   * Registers the native kernel module's kernels when the module (`npm run build:native`)
+   * loads: `matMul` and `linear` then multiply on OpenBLAS instead of XNNPACK, `gelu` and
+   * `layerNorm` run one vectorized C pass each way, and AdamUpdate runs in C.
    */
-  nativeMatMul?: boolean;
+  nativeKernels?: boolean;
 }
 
 const WASM = 'wasm';
@@ -44,25 +52,32 @@ const WASM = 'wasm';
 const stockKernels = new Map<string, tf.KernelConfig>();
 const replacements = new Map<string, tf.KernelConfig['kernelFunc']>();
 
+type OwnKernelFunc = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+/** The native module's kernel functions by name, created once. */
+let nativeFuncs: Record<string, OwnKernelFunc> | undefined;
+
 /**
  * Registers the training kernels for the wasm backend: UnsortedSegmentSum (missing, and
- * needed by the gradient of gather), SlicedBatchMatMul, AdamUpdate, NativeMatMul when the
- * native kernel module loads, and faster Identity and GatherV2.
+ * needed by the gradient of gather), SlicedBatchMatMul, AdamUpdate, the native module's
+ * kernels when it loads, and faster Identity and GatherV2.
  * Call it after @tensorflow/tfjs-backend-wasm has been imported, because that import
  * registers the stock kernels over these. Calling it again applies new options, and a
  * kernel switched off goes back to the stock one.
  */
 export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): void {
-  const { zeroCopyIdentity = true, slicedBatchMatMul = true, sliceGather = true, fusedAdam = true, nativeMatMul = true } = options;
+  const { zeroCopyIdentity = true, slicedBatchMatMul = true, sliceGather = true, fusedAdam = true, nativeKernels: useNative = true } = options;
 
   if (tf.getKernel(tf.UnsortedSegmentSum, WASM) === undefined) {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: WASM, kernelFunc: unsortedSegmentSum });
   }
 
-  setOwnKernel(SLICED_BATCH_MAT_MUL, slicedBatchMatMul, slicedBatchMatMulKernel);
-  setOwnKernel(ADAM_UPDATE, fusedAdam, adamUpdateKernel);
-  const native = nativeMatMul ? nativeKernels() : undefined;
-  setOwnKernel(NATIVE_MAT_MUL, native !== undefined, native === undefined ? () => [] : createNativeMatMul(native));
+  const native = useNative ? createNativeFuncs() : undefined;
+  setOwnKernel(SLICED_BATCH_MAT_MUL, slicedBatchMatMul ? slicedBatchMatMulKernel : undefined);
+  setOwnKernel(ADAM_UPDATE, fusedAdam ? (native?.[ADAM_UPDATE] ?? adamUpdateKernel) : undefined);
+  for (const name of [NATIVE_MAT_MUL, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD]) {
+    setOwnKernel(name, native?.[name]);
+  }
 
   replaceStockKernel(tf.Identity, zeroCopyIdentity, () => shareIdentity);
   replaceStockKernel(tf.GatherV2, sliceGather, (stock) => createGather(stock));
@@ -73,9 +88,9 @@ export function canRunSlicedBatchMatMul(): boolean {
   return tf.getBackend() === WASM && tf.getKernel(SLICED_BATCH_MAT_MUL, WASM) !== undefined;
 }
 
-/** Returns whether the active backend is wasm with NativeMatMul registered. */
-export function canRunNativeMatMul(): boolean {
-  return tf.getBackend() === WASM && tf.getKernel(NATIVE_MAT_MUL, WASM) !== undefined;
+/** Returns whether the active backend is wasm with the native kernel `name` registered. */
+export function canRunNative(name: string): boolean {
+  return tf.getBackend() === WASM && tf.getKernel(name, WASM) !== undefined;
 }
 
 /**
@@ -96,14 +111,29 @@ export function slicedBatchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return tf.engine().runKernel(SLICED_BATCH_MAT_MUL, { a, b }) as tf.Tensor3D;
 }
 
-/** Registers or unregisters one of the engine's own kernels (names the wasm backend lacks). */
-function setOwnKernel(name: string, enabled: boolean, kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
-  const registered = tf.getKernel(name, WASM) !== undefined;
-  if (enabled && !registered) {
+/** Registers `kernelFunc` under `name` for wasm, replacing another function, or unregisters the name. */
+function setOwnKernel(name: string, kernelFunc: OwnKernelFunc | undefined): void {
+  const current = tf.getKernel(name, WASM);
+  if (current?.kernelFunc === kernelFunc) return;
+  if (current !== undefined) tf.unregisterKernel(name, WASM);
+  if (kernelFunc !== undefined) {
     tf.registerKernel({ kernelName: name, backendName: WASM, kernelFunc: kernelFunc as tf.KernelConfig['kernelFunc'] });
-  } else if (!enabled && registered) {
-    tf.unregisterKernel(name, WASM);
   }
+}
+
+/** Returns the native module's kernel functions by kernel name, or undefined without the module. */
+function createNativeFuncs(): Record<string, OwnKernelFunc> | undefined {
+  const native = nativeKernels();
+  if (native === undefined) return undefined;
+  nativeFuncs ??= {
+    [NATIVE_MAT_MUL]: createNativeMatMul(native),
+    [NATIVE_GELU]: createNativeGelu(native),
+    [NATIVE_GELU_GRAD]: createNativeGeluGrad(native),
+    [NATIVE_LAYER_NORM]: createNativeLayerNorm(native),
+    [NATIVE_LAYER_NORM_GRAD]: createNativeLayerNormGrad(native),
+    [ADAM_UPDATE]: createNativeAdamUpdate(native),
+  };
+  return nativeFuncs;
 }
 
 /**

@@ -1,13 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random } from '@mcm/common';
 import { adamUpdate, type AdamUpdateSettings } from '../../src/engine/adam.ts';
+import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.ts';
 import { expectClose, randomNormal, runOn, toTensor, useWasm, type HostTensor } from './helpers.ts';
 
 const TOLERANCE = 1e-5;
 
 beforeAll(async () => {
   await useWasm();
+});
+
+afterAll(() => {
+  registerWasmTrainingKernels();
 });
 
 /** Applies one update per gradient, starting from zero moments, and returns [variable, m, v]. */
@@ -20,7 +25,10 @@ function runUpdates(start: HostTensor, gradients: HostTensor[], settings: Omit<A
   return state;
 }
 
-describe('adamUpdate against the cpu backend', () => {
+// On wasm, AdamUpdate runs in the native module when it is built; both paths are tested.
+describe.each([true, false])('adamUpdate against the cpu backend, native %s', (native) => {
+  beforeAll(() => registerWasmTrainingKernels({ nativeKernels: native }));
+
   const settings = [
     { label: 'Adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
     { label: 'AdamW', learningRate: 5e-3, beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.01 },

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random } from '@mcm/common';
 import { gelu, layerNorm } from '../../src/engine/fused.ts';
+import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.ts';
 import { expectClose, randomNormal, runOn, toTensor, useWasm } from './helpers.ts';
 
 const TOLERANCE = 1e-5;
@@ -9,6 +10,13 @@ const TOLERANCE = 1e-5;
 beforeAll(async () => {
   await useWasm();
 });
+
+afterAll(() => {
+  registerWasmTrainingKernels();
+});
+
+// On wasm, the ops run on the native module's kernels when it is built; both paths are tested.
+const NATIVE_SETTINGS = [true, false];
 
 /** The formula tfjs differentiates on its own, for reference. */
 function referenceLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
@@ -21,7 +29,9 @@ function referenceGelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
-describe('layerNorm against the cpu backend', () => {
+describe.each(NATIVE_SETTINGS)('layerNorm against the cpu backend, native %s', (native) => {
+  beforeAll(() => registerWasmTrainingKernels({ nativeKernels: native }));
+
   for (const shape of [[6, 8], [3, 5, 16]]) {
     test(`x of shape [${shape}]`, async () => {
       const random = new Random(shape.length);
@@ -60,7 +70,9 @@ describe('layerNorm against the cpu backend', () => {
   });
 });
 
-describe('gelu against the cpu backend', () => {
+describe.each(NATIVE_SETTINGS)('gelu against the cpu backend, native %s', (native) => {
+  beforeAll(() => registerWasmTrainingKernels({ nativeKernels: native }));
+
   test('values and gradient', async () => {
     const random = new Random(3);
     const x = randomNormal(random, [7, 33]);

@@ -43,7 +43,7 @@ describe('engine memory', () => {
   ] as const) {
     test(`tensor count flat over steps on ${backend}${backend === 'wasm' ? `, native ${native}` : ''}`, async () => {
       await tf.setBackend(backend);
-      registerWasmTrainingKernels({ nativeMatMul: native });
+      registerWasmTrainingKernels({ nativeKernels: native });
       const { step, dispose } = makeStep();
 
       // The first step creates Adam's moment variables.

@@ -11,7 +11,7 @@ const TOLERANCE = 1e-5;
 // These tests cover the XNNPACK path; native.test.ts covers the native module's.
 beforeAll(async () => {
   await useWasm();
-  registerWasmTrainingKernels({ nativeMatMul: false });
+  registerWasmTrainingKernels({ nativeKernels: false });
 });
 
 afterAll(() => {

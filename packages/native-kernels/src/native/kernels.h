@@ -20,4 +20,36 @@ typedef struct {
 /* C [batch, m, n], contiguous, is overwritten; bias [n] is added to every row unless NULL. */
 void mcm_gemm(const mcm_gemm_shape *shape, const float *a, const float *b, const float *bias, float *c);
 
+/* y = x Phi(x), the exact (erf) GELU, for `count` values. */
+void mcm_gelu(int64_t count, const float *x, float *y);
+
+/* dx = dy (Phi(x) + x phi(x)), the gradient of mcm_gelu. */
+void mcm_gelu_grad(int64_t count, const float *x, const float *dy, float *dx);
+
+/* Layer norm of x [rows, hidden] over its rows: normalized = (x - mean) * inverse_deviation,
+ * y = normalized * gamma + beta, inverse_deviation [rows] = 1 / sqrt(biased variance + epsilon). */
+void mcm_layer_norm(int64_t rows, int64_t hidden, float epsilon, const float *x, const float *gamma, const float *beta, float *y,
+                    float *normalized, float *inverse_deviation);
+
+/* Gradients of mcm_layer_norm from dy [rows, hidden] and the saved normalized values and
+ * inverse deviations: dx [rows, hidden], dgamma [hidden], dbeta [hidden]. */
+void mcm_layer_norm_grad(int64_t rows, int64_t hidden, const float *dy, const float *normalized, const float *inverse_deviation,
+                         const float *gamma, float *dx, float *dgamma, float *dbeta);
+
+/* Settings of one Adam update, as AdamUpdate's attributes. */
+typedef struct {
+  float learning_rate;
+  float beta1;
+  float beta2;
+  float epsilon;
+  float weight_decay;      /* decoupled, scaled by the learning rate */
+  float first_correction;  /* 1 - beta1^step */
+  float second_correction; /* 1 - beta2^step */
+} mcm_adam_settings;
+
+/* One Adam update of `count` weights into new buffers: m' = b1 m + (1 - b1) g,
+ * v' = b2 v + (1 - b2) g^2, w' = w - lr (m' / c1) / (sqrt(v' / c2) + eps) - lr decay w. */
+void mcm_adam(int64_t count, const mcm_adam_settings *settings, const float *w, const float *g, const float *m, const float *v,
+              float *w_out, float *m_out, float *v_out);
+
 #endif

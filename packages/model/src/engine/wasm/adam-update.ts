@@ -2,6 +2,26 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { input, type KernelArgs } from './internals.ts';
 
+/** The inputs of AdamUpdate, checked, and the number of values in each. */
+export interface AdamInputs {
+  variable: tf.TensorInfo;
+  gradient: tf.TensorInfo;
+  first: tf.TensorInfo;
+  second: tf.TensorInfo;
+  size: number;
+}
+
+/** AdamUpdate's attributes as numbers, with the bias corrections 1 - beta^step. */
+export interface AdamAttributes {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  firstCorrection: number;
+  secondCorrection: number;
+}
+
 /**
  * Applies one Adam (or AdamW) update of a float32 variable in a single pass over the wasm
  * heap and returns [variable, first moment, second moment]. tfjs composes the same update
@@ -10,26 +30,8 @@ import { input, type KernelArgs } from './internals.ts';
  */
 export function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as BackendWasm;
-  const variable = input(args, 'variable', 'AdamUpdate');
-  const gradient = input(args, 'gradient', 'AdamUpdate');
-  const first = input(args, 'first', 'AdamUpdate');
-  const second = input(args, 'second', 'AdamUpdate');
-  const attrs = args.attrs ?? {};
-  const learningRate = Number(attrs.learningRate);
-  const beta1 = Number(attrs.beta1);
-  const beta2 = Number(attrs.beta2);
-  const epsilon = Number(attrs.epsilon);
-  const weightDecay = Number(attrs.weightDecay);
-  const firstCorrection = Number(attrs.firstCorrection);
-  const secondCorrection = Number(attrs.secondCorrection);
-
-  const size = variable.shape.reduce((product, dimension) => product * dimension, 1);
-  for (const [name, tensor] of [['gradient', gradient], ['first', first], ['second', second]] as const) {
-    const tensorSize = tensor.shape.reduce((product, dimension) => product * dimension, 1);
-    if (tensor.dtype !== 'float32' || tensorSize !== size) {
-      throw new Error(`AdamUpdate: ${name} [${tensor.shape}] ${tensor.dtype} must be float32 of the variable's shape [${variable.shape}]`);
-    }
-  }
+  const { variable, gradient, first, second, size } = checkAdamInputs(args);
+  const { learningRate, beta1, beta2, epsilon, weightDecay, firstCorrection, secondCorrection } = readAdamAttributes(args);
 
   const outVariable = backend.makeOutput(variable.shape, 'float32');
   const outFirst = backend.makeOutput(variable.shape, 'float32');
@@ -53,4 +55,33 @@ export function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
     wOut[i] = w[i]! - (learningRate * (mi / firstCorrection)) / (Math.sqrt(vi / secondCorrection) + epsilon) - decay * w[i]!;
   }
   return [outVariable, outFirst, outSecond];
+}
+
+/** Returns AdamUpdate's inputs, or throws unless all four are float32 of one size. */
+export function checkAdamInputs(args: KernelArgs): AdamInputs {
+  const variable = input(args, 'variable', 'AdamUpdate');
+  const gradient = input(args, 'gradient', 'AdamUpdate');
+  const first = input(args, 'first', 'AdamUpdate');
+  const second = input(args, 'second', 'AdamUpdate');
+  const size = variable.shape.reduce((product, dimension) => product * dimension, 1);
+  for (const [name, tensor] of [['variable', variable], ['gradient', gradient], ['first', first], ['second', second]] as const) {
+    const tensorSize = tensor.shape.reduce((product, dimension) => product * dimension, 1);
+    if (tensor.dtype !== 'float32' || tensorSize !== size) {
+      throw new Error(`AdamUpdate: ${name} [${tensor.shape}] ${tensor.dtype} must be float32 of the variable's shape [${variable.shape}]`);
+    }
+  }
+  return { variable, gradient, first, second, size };
+}
+
+export function readAdamAttributes(args: KernelArgs): AdamAttributes {
+  const attrs = args.attrs ?? {};
+  return {
+    learningRate: Number(attrs.learningRate),
+    beta1: Number(attrs.beta1),
+    beta2: Number(attrs.beta2),
+    epsilon: Number(attrs.epsilon),
+    weightDecay: Number(attrs.weightDecay),
+    firstCorrection: Number(attrs.firstCorrection),
+    secondCorrection: Number(attrs.secondCorrection),
+  };
 }

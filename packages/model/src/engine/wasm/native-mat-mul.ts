@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeKernels } from '@mcm/native-kernels';
-import { input, type KernelArgs, type WasmInternals } from './internals.ts';
+import { heapOffsets } from './heap.ts';
+import { input, type KernelArgs } from './internals.ts';
 
 /**
  * Creates the NativeMatMul kernel: c [batch, m, n] = op(a) op(b) (+ bias [n]) for a
@@ -43,8 +44,8 @@ export function createNativeMatMul(native: NativeKernels): (args: KernelArgs) =>
     const out = backend.makeOutput([batch, m, n], 'float32');
     if (batch * m * n === 0) return out;
 
-    // The heap's buffer is read after makeOutput, whose allocation can grow (and replace) it.
-    const heap = (backend as unknown as WasmInternals).wasm.HEAPU8.buffer as ArrayBuffer;
+    const operands = bias === undefined ? [a, b, out] : [a, b, out, bias];
+    const { heap, offsets } = heapOffsets(backend, operands);
     native.gemm(
       heap,
       batch,
@@ -53,12 +54,12 @@ export function createNativeMatMul(native: NativeKernels): (args: KernelArgs) =>
       k,
       transposeA ? 1 : 0,
       transposeB ? 1 : 0,
-      backend.getMemoryOffset(a.dataId),
+      offsets[0]!,
       batchA === 1 ? 0 : m * k,
-      backend.getMemoryOffset(b.dataId),
+      offsets[1]!,
       batchB === 1 ? 0 : k * n,
-      backend.getMemoryOffset(out.dataId),
-      bias === undefined ? -1 : backend.getMemoryOffset(bias.dataId),
+      offsets[2]!,
+      bias === undefined ? -1 : offsets[3]!,
     );
     return out;
   };

@@ -155,12 +155,7 @@ describe.skipIf(native === undefined)(`native gemm against a float64 reference${
 
   test('output overlapping an input rejected', () => {
     const heap = new Heap();
-    expect(() => native!.gemm(heap.buffer, 1, 2, 2, 2, 0, 0, 16, 0, 64, 0, 24, -1)).toThrow(/overlaps an input/);
-  });
-
-  test('non-integer size rejected', () => {
-    const heap = new Heap();
-    expect(() => native!.gemm(heap.buffer, 1, 2.5, 2, 2, 0, 0, 16, 0, 64, 0, 128, -1)).toThrow(/m must be an integer/);
+    expect(() => native!.gemm(heap.buffer, 1, 2, 2, 2, 0, 0, 16, 0, 64, 0, 24, -1)).toThrow(/gemm: output c overlaps a/);
   });
 
   test('thread count set', () => {
@@ -169,6 +164,29 @@ describe.skipIf(native === undefined)(`native gemm against a float64 reference${
     expect(native!.getThreads()).toBe(1);
     native!.setThreads(before);
     expect(native!.getThreads()).toBe(before);
+  });
+});
+
+describe.skipIf(native === undefined)(`native argument checks${suffix}`, () => {
+  test('gelu output overlapping x rejected', () => {
+    const heap = new Heap();
+    expect(() => native!.gelu(heap.buffer, 8, 16, 32)).toThrow(/gelu: output y overlaps x/);
+  });
+
+  test('layerNorm epsilon 0 rejected', () => {
+    const heap = new Heap();
+    expect(() => native!.layerNorm(heap.buffer, 2, 4, 0, 16, 64, 96, 128, 192, 256)).toThrow(/layerNorm: epsilon must be positive/);
+  });
+
+  test('wrong argument count rejected', () => {
+    const heap = new Heap();
+    const adam = native!.adam as unknown as (...args: unknown[]) => void;
+    expect(() => adam(heap.buffer, 4)).toThrow(/adam: expected 16 arguments \(heap, count, .*\), got 2/);
+  });
+
+  test('non-integer size rejected', () => {
+    const heap = new Heap();
+    expect(() => native!.gemm(heap.buffer, 1, 2.5, 2, 2, 0, 0, 16, 0, 64, 0, 128, -1)).toThrow(/m must be an integer/);
   });
 });
 
