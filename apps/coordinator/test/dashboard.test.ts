@@ -7,7 +7,7 @@ import { useCpuBackend } from '../../../packages/training/test/helpers/backend.t
 import { silentLogger } from '../../../packages/training/test/helpers/silent-logger.ts';
 import { temporaryRunDir, testPolicy, uniquePrefix, writeFixtureDataset } from '../../../packages/queue/test/helpers/fixture.ts';
 import { deletePrefix, REDIS_URL } from '../../../packages/queue/test/helpers/redis.ts';
-import { launchChromium, UPDATE_SCREENSHOTS, type HeadlessBrowser } from '../../../packages/dashboard/test/helpers/browser.ts';
+import { launchChromium, UPDATE_SCREENSHOTS, type HeadlessBrowser, type PageGlobals } from '../../../packages/dashboard/test/helpers/browser.ts';
 import { startCli } from '../../../packages/dashboard/test/helpers/cli-process.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -20,17 +20,6 @@ const cleanups: Array<() => Promise<void>> = [];
 let browser: HeadlessBrowser;
 let dataDir: string;
 
-/** The dashboard page's state, as its script exposes it. */
-declare global {
-  interface Window {
-    mcmDashboard: {
-      charts: Record<string, { series: Array<{ label: string }>; data: Array<Array<number | null>> }>;
-      steps: unknown[];
-      validation: unknown[];
-      state: { coordinator: { workers: Array<{ id: string }> } | null } | null;
-    };
-  }
-}
 
 beforeAll(async () => {
   await useCpuBackend();
@@ -74,7 +63,7 @@ describe('coordinator dashboard', () => {
     await page.goto(url);
     await page.waitForFunction(
       (workers) => {
-        const dashboard = window.mcmDashboard;
+        const dashboard = (globalThis as unknown as PageGlobals).mcmDashboard;
         return dashboard.state?.coordinator?.workers.length === workers && dashboard.steps.length >= 10 && dashboard.validation.length >= 2;
       },
       WORKERS.length,
@@ -93,7 +82,7 @@ describe('coordinator dashboard', () => {
     expect(await page.locator('#tile-workers').textContent()).toBe(String(WORKERS.length));
     expect(await page.locator('#tile-queue').textContent()).toMatch(/^\d+$/);
     expect(await page.locator('#queue-head th').allTextContents()).toContain('waiting');
-    const lossLabels = await page.evaluate(() => window.mcmDashboard.charts.loss!.series.slice(1).map((series) => series.label));
+    const lossLabels = await page.evaluate(() => (globalThis as unknown as PageGlobals).mcmDashboard.charts.loss!.series.slice(1).map((series) => series.label));
     expect(lossLabels).toEqual(TASKS);
     await page.screenshot({ path: join(UPDATE_SCREENSHOTS ? SCREENSHOTS : run.dir, 'dashboard.png'), fullPage: true });
     expect(errors).toEqual([]);

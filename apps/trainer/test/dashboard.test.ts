@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFixtureDataset } from '../../../packages/queue/test/helpers/fixture.ts';
-import { launchChromium, UPDATE_SCREENSHOTS, type HeadlessBrowser } from '../../../packages/dashboard/test/helpers/browser.ts';
+import { launchChromium, UPDATE_SCREENSHOTS, type HeadlessBrowser, type PageGlobals } from '../../../packages/dashboard/test/helpers/browser.ts';
 import { startCli } from '../../../packages/dashboard/test/helpers/cli-process.ts';
 import type { MetricsReport } from '../src/evaluation-report.ts';
 import { runReportCommand } from '../src/report-command.ts';
@@ -19,17 +19,6 @@ let dataDir: string;
 let runDir: string;
 let screenshotDir: string;
 
-/** The dashboard's and the report's chart objects, as the page scripts expose them. */
-interface ChartInPage {
-  series: Array<{ label: string }>;
-  data: Array<Array<number | null>>;
-}
-declare global {
-  interface Window {
-    mcmDashboard: { charts: Record<string, ChartInPage>; steps: unknown[]; validation: unknown[] };
-    mcmReport: { charts: Record<string, ChartInPage> };
-  }
-}
 
 beforeAll(async () => {
   process.env.MCM_LOG_LEVEL = 'silent';
@@ -62,11 +51,19 @@ describe('trainer dashboard and report', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(listening.url as string);
-    await page.waitForFunction(() => window.mcmDashboard.charts.loss !== undefined && window.mcmDashboard.steps.length >= 10 && window.mcmDashboard.validation.length >= 2, null, {
-      timeout: 60_000,
-    });
+    await page.waitForFunction(
+      () => {
+        const dashboard = (globalThis as unknown as PageGlobals).mcmDashboard;
+        return dashboard.charts.loss !== undefined && dashboard.steps.length >= 10 && dashboard.validation.length >= 2;
+      },
+      null,
+      { timeout: 60_000 },
+    );
 
-    const loss = await page.evaluate(() => ({ labels: window.mcmDashboard.charts.loss!.series.slice(1).map((series) => series.label), data: window.mcmDashboard.charts.loss!.data }));
+    const loss = await page.evaluate(() => {
+      const chart = (globalThis as unknown as PageGlobals).mcmDashboard.charts.loss!;
+      return { labels: chart.series.slice(1).map((series) => series.label), data: chart.data };
+    });
     expect(loss.labels).toEqual(TASKS);
     expect(loss.data).toHaveLength(TASKS.length + 1);
     expect(loss.data[0]!.length).toBeGreaterThanOrEqual(10);
@@ -76,7 +73,7 @@ describe('trainer dashboard and report', () => {
     }
     const legend = await page.locator('#chart-loss .u-legend .u-series .u-label').allTextContents();
     expect(legend).toEqual(['step', ...TASKS]);
-    const ndcgLabels = await page.evaluate(() => window.mcmDashboard.charts.ndcg!.series.slice(1).map((series) => series.label));
+    const ndcgLabels = await page.evaluate(() => (globalThis as unknown as PageGlobals).mcmDashboard.charts.ndcg!.series.slice(1).map((series) => series.label));
     expect(ndcgLabels).toEqual([...TASKS, 'mean']);
     expect(Number(await page.locator('#tile-step').textContent())).toBeGreaterThanOrEqual(10);
     expect(await page.locator('#tile-throughput').textContent()).toMatch(/^\d+(\.\d)?$/);
@@ -99,7 +96,7 @@ describe('trainer dashboard and report', () => {
     page.on('request', (request) => requests.push(request.url()));
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`file://${path}`);
-    await page.waitForFunction(() => window.mcmReport !== undefined && window.mcmReport.charts.throughput !== undefined);
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).mcmReport?.charts.throughput !== undefined);
 
     const rows = page.locator('#metrics tbody tr');
     expect(await rows.count()).toBe(TASKS.length);
@@ -114,7 +111,7 @@ describe('trainer dashboard and report', () => {
     expect(await page.locator('#run-summary').textContent()).toContain(metrics.backend);
 
     const charts = await page.evaluate(() =>
-      Object.fromEntries(Object.entries(window.mcmReport.charts).map(([name, chart]) => [name, { labels: chart.series.slice(1).map((series) => series.label), points: chart.data[0]!.length }])),
+      Object.fromEntries(Object.entries((globalThis as unknown as PageGlobals).mcmReport!.charts).map(([name, chart]) => [name, { labels: chart.series.slice(1).map((series) => series.label), points: chart.data[0]!.length }])),
     );
     const steps = (await readFile(join(runDir, 'steps.jsonl'), 'utf8')).trim().split('\n').length;
     expect(charts.loss).toEqual({ labels: TASKS, points: steps });

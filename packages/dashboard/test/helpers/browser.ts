@@ -46,3 +46,24 @@ export async function launchChromium(): Promise<HeadlessBrowser> {
 }
 
 export type { Browser };
+
+/** A uPlot chart as the page scripts expose it. */
+export interface ChartInPage {
+  series: Array<{ label: string }>;
+  data: Array<Array<number | null>>;
+}
+
+/**
+ * The objects the dashboard and report scripts put on `window`. Tests read them in
+ * `page.evaluate` as `(globalThis as unknown as PageGlobals)`, because the type-check
+ * has no DOM library.
+ */
+export interface PageGlobals {
+  mcmDashboard: {
+    charts: Record<string, ChartInPage>;
+    steps: unknown[];
+    validation: unknown[];
+    state: { coordinator: { workers: Array<{ id: string }> } | null } | null;
+  };
+  mcmReport: { charts: Record<string, ChartInPage> } | undefined;
+}
