@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '@mcm/model';
 import { AdamW } from '../src/optimizer/adamw.ts';
 import { learningRateAt, validateSchedule } from '../src/optimizer/learning-rate-schedule.ts';
 import { useCpuBackend } from './helpers/backend.ts';
@@ -57,6 +58,34 @@ describe('AdamW', () => {
     b.dispose();
     first.dispose();
     second.dispose();
+  });
+
+  it('updates alike on wasm and cpu', async () => {
+    // Three clipped steps on each backend; wasm runs the fused AdamUpdate kernel.
+    const run = async (backend: 'wasm' | 'cpu') => {
+      if (backend === 'wasm') await initBackend('wasm');
+      else await tf.setBackend('cpu');
+      const matrix = tf.variable(tf.tensor2d([[0.3, -1.2, 2], [0.7, 0.1, -0.4]]), true, `adamw-${backend}-matrix`);
+      const bias = tf.variable(tf.tensor1d([0.5, -0.5, 0]), true, `adamw-${backend}-bias`);
+      const optimizer = new AdamW(new Map([['matrix', matrix], ['bias', bias]]), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.05 });
+      for (let step = 1; step <= 3; step++) {
+        const gradients = new Map<string, tf.Tensor>([
+          ['matrix', tf.tensor2d([[0.2 * step, -0.4, 0.01], [1, -1, 0.5 / step]])],
+          ['bias', tf.tensor1d([1, -0.1 * step, 0])],
+        ]);
+        optimizer.apply(gradients, 0.01 * step, 0.5);
+        for (const gradient of gradients.values()) gradient.dispose();
+      }
+      const values = [...matrix.dataSync(), ...bias.dataSync(), ...optimizer.getState().moments.matrix!.v];
+      optimizer.dispose();
+      tf.dispose([matrix, bias]);
+      return values;
+    };
+
+    const onWasm = await run('wasm');
+    const onCpu = await run('cpu');
+    expect(onWasm).toHaveLength(onCpu.length);
+    onCpu.forEach((expected, i) => expect(onWasm[i], `value ${i}`).toBeCloseTo(expected, 6));
   });
 
   it('rejects invalid settings', () => {

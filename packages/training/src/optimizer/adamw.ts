@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { adamUpdate } from '@mcm/model';
 
 export interface AdamWConfig {
   beta1: number;
@@ -56,9 +57,8 @@ export class AdamW {
   apply(gradients: ReadonlyMap<string, tf.Tensor>, learningRate: number, gradientScale = 1): void {
     const { beta1, beta2, epsilon, weightDecay } = this.config;
     const t = this.updates + 1;
-    const firstCorrection = 1 - beta1 ** t;
-    const secondCorrection = 1 - beta2 ** t;
 
+    // adamUpdate is one kernel per variable on wasm (about a dozen when composed of tfjs ops).
     tf.tidy(() => {
       for (const [name, gradient] of gradients) {
         const variable = this.variables.get(name);
@@ -67,15 +67,11 @@ export class AdamW {
         const v = this.second.get(name)!;
         const g = gradientScale === 1 ? gradient : tf.mul(gradient, gradientScale);
 
-        const nextM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const nextV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        const denominator = tf.add(tf.sqrt(tf.div(nextV, secondCorrection)), epsilon);
-        let update = tf.mul(tf.div(tf.div(nextM, firstCorrection), denominator), learningRate);
-        if (weightDecay > 0 && variable.rank >= 2) update = tf.add(update, tf.mul(variable, learningRate * weightDecay));
-
+        const decay = variable.rank >= 2 ? weightDecay : 0;
+        const [next, nextM, nextV] = adamUpdate(variable, g, m, v, { learningRate, beta1, beta2, epsilon, weightDecay: decay, step: t });
         m.assign(nextM);
         v.assign(nextV);
-        variable.assign(tf.sub(variable, update));
+        variable.assign(next);
       }
     });
     this.updates = t;
