@@ -104,3 +104,30 @@ export function buildLabels(refs: readonly ExampleRef[], tasks: readonly string[
   }
   return labels;
 }
+
+/**
+ * Returns per-position labels, [B * T] per task with T = `length`: position t of example b
+ * gets each task's value at the event index `labelEvent(b, t)` returns, and 0 (no label)
+ * where it returns -1. Causal and Cloze training label positions this way.
+ */
+export function buildPositionLabels(
+  refs: readonly ExampleRef[],
+  tasks: readonly string[],
+  length: number,
+  labelEvent: (example: number, position: number) => number,
+): TaskLabels {
+  const labels: TaskLabels = {};
+  for (const task of tasks) {
+    const out = new Int32Array(refs.length * length);
+    refs.forEach((ref, b) => {
+      const column = ref.shard.features[task];
+      if (column === undefined) throw new Error(`task "${task}" has no feature column in the shard`);
+      for (let t = 0; t < length; t++) {
+        const event = labelEvent(b, t);
+        if (event >= 0) out[b * length + t] = labelValue(column, event);
+      }
+    });
+    labels[task] = out;
+  }
+  return labels;
+}

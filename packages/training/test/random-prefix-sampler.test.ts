@@ -54,7 +54,7 @@ describe('random prefix sampler', () => {
 
   it('is registered by name', () => {
     expect(registeredSamplers()).toContain(RANDOM_PREFIX_SAMPLER);
-    expect(() => createSampler('cloze', data, options())).toThrow(/unknown sampler "cloze"; registered samplers: random-prefix/);
+    expect(() => createSampler('gru4rec', data, options())).toThrow(/unknown sampler "gru4rec"; registered samplers: causal, cloze, last-event, random-prefix/);
   });
 
   it('never puts a held-out event in a prefix or a label', () => {

@@ -1,4 +1,4 @@
-import { buildBatch, labelValue, type ExampleRef } from '../batch.ts';
+import { buildBatch, buildPositionLabels, type ExampleRef } from '../batch.ts';
 import type { TrainingData } from '../data/training-data.ts';
 import type { SampledBatch, SamplerOptions } from './batch-sampler.ts';
 import { CustomerEpochSampler, type CustomerDraw } from './customer-epoch-sampler.ts';
@@ -32,16 +32,8 @@ export class CausalSampler extends CustomerEpochSampler {
     });
     const batch = buildBatch(examples, this.options.features);
 
-    const labels: Record<string, Int32Array> = {};
-    for (const task of this.options.tasks) {
-      const out = new Int32Array(batch.batchSize * batch.length); // [B * T], 0 at padding
-      examples.forEach((example, b) => {
-        const column = example.shard.features[task];
-        if (column === undefined) throw new Error(`task "${task}" has no feature column in the shard`);
-        for (let e = example.start; e < example.end; e++) out[b * batch.length + (e - example.start)] = labelValue(column, e + 1);
-      });
-      labels[task] = out;
-    }
+    // Position t (a real event) is labelled with the event after it; padding gets no label.
+    const labels = buildPositionLabels(examples, this.options.tasks, batch.length, (b, t) => (t < batch.lengths[b]! ? examples[b]!.start + t + 1 : -1));
 
     return {
       examples,

@@ -1,5 +1,5 @@
 import { Random } from '@mcm/common';
-import { buildBatch, labelValue, type ExampleRef } from '../batch.ts';
+import { buildBatch, buildPositionLabels, type ExampleRef } from '../batch.ts';
 import type { TrainingData } from '../data/training-data.ts';
 import { TRAINING_DEFAULTS } from '../defaults.ts';
 import type { SampledBatch, SamplerOptions } from './batch-sampler.ts';
@@ -61,16 +61,9 @@ export class ClozeSampler extends CustomerEpochSampler {
       });
     }
 
-    const labels: Record<string, Int32Array> = {};
-    for (const task of this.options.tasks) {
-      const out = new Int32Array(batch.batchSize * batch.length); // [B * T], 0 where unmasked
-      examples.forEach((example, b) => {
-        const column = example.shard.features[task];
-        if (column === undefined) throw new Error(`task "${task}" has no feature column in the shard`);
-        for (const t of masked[b]!) out[b * batch.length + t] = labelValue(column, example.start + t);
-      });
-      labels[task] = out;
-    }
+    // A masked position is labelled with the event that was there; the others get no label.
+    const maskedSets = masked.map((positions) => new Set(positions));
+    const labels = buildPositionLabels(examples, this.options.tasks, batch.length, (b, t) => (maskedSets[b]!.has(t) ? examples[b]!.start + t : -1));
 
     return {
       examples,

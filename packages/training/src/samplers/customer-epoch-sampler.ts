@@ -44,7 +44,7 @@ export abstract class CustomerEpochSampler implements BatchSampler {
     }
     this.data = data;
     this.options = options;
-    this.random = new Random((options.seed ^ 0x27d4eb2f) >>> 0);
+    this.random = new Random((options.seed ^ 0x5bd1e995) >>> 0);
     this.order = this.shuffledOrder(0);
   }
 
@@ -116,7 +116,7 @@ export abstract class CustomerEpochSampler implements BatchSampler {
 
   /** Returns the trainable customers in the order of `epoch`, a shuffle that depends only on the seed and the epoch. */
   private shuffledOrder(epoch: number): Int32Array {
-    const random = new Random((this.options.seed ^ Math.imul(epoch + 7, 0x9e3779b1)) >>> 0);
+    const random = new Random((this.options.seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
     return Int32Array.from(random.shuffle(Array.from(this.data.trainable)));
   }
 }
