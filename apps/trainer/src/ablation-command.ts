@@ -32,6 +32,7 @@ interface AblationOptions {
   maxLength?: number;
   batchSize?: number;
   synthCustomers: number;
+  budgetPerTask: boolean;
 }
 
 export function registerAblationCommand(program: Command): void {
@@ -42,7 +43,8 @@ export function registerAblationCommand(program: Command): void {
         'and write <results>/<dataset>.md and .json: one row per model, NDCG@10 and Recall@10 per task, wall time and backend.',
     )
     .requiredOption('--dataset <config>', 'dataset config: a name under datasets/ (e.g. ml-1m-5core) or a path to a .json file')
-    .option('--budget <minutes>', 'training minutes per model; a per-task model (bert4rec, sasrec, mcm-single) splits them over its tasks', positiveNumber, 5)
+    .option('--budget <minutes>', 'training minutes per model; a per-task model (bert4rec, sasrec, mcm-single) splits them over its tasks unless --budget-per-task', positiveNumber, 5)
+    .option('--budget-per-task', 'give each task of a per-task model the whole --budget, so its row trains tasks x budget minutes', false)
     .option('--models <list>', `models to run, comma-separated, in table order (default: ${ABLATION_MODELS.join(',')})`, nameList, [...ABLATION_MODELS])
     .option('--tasks <list>', "tasks to train and report, comma-separated (default: the manifest's tasks)", nameList)
     .option('--data-root <dir>', 'directory the config\'s source paths are relative to (default: MCM_DATA_ROOT; for "synth" without either, the generator writes a dataset)')
@@ -84,7 +86,9 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
     const variant = findModelVariant(model);
     const perTask = variant.kind === 'neural' && variant.perTask;
     const runs = perTask ? tasks.map((task) => ({ name: `${model}-${task}`, tasks: [task] })) : [{ name: model, tasks }];
-    const budget = options.budget / runs.length;
+    // Same training minutes per row by default: one MCM model serves every task in the time
+    // that the per-task models share.
+    const budget = options.budgetPerTask ? options.budget : options.budget / runs.length;
 
     const reports: MetricsReport[] = [];
     for (const run of runs) {
@@ -103,6 +107,7 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
     examples: Object.fromEntries(tasks.map((task) => [task, rows.find((row) => row.metrics[task] !== undefined)?.metrics[task]?.examples ?? 0])),
     tasks,
     budgetMinutes: options.budget,
+    budgetPerTask: options.budgetPerTask,
     seed: options.seed,
     machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node.js ${process.version}`,
     wallSeconds: (performance.now() - started) / 1000,
@@ -177,6 +182,7 @@ function ablationRow(model: string, reports: readonly MetricsReport[], tasks: re
 function ablationCommand(options: AblationOptions, datasetName: string): string {
   const parts = ['npx nx run trainer:ablation --', '--dataset', datasetName, '--budget', String(options.budget), '--seed', String(options.seed)];
   if (options.models.join(',') !== ABLATION_MODELS.join(',')) parts.push('--models', options.models.join(','));
+  if (options.budgetPerTask) parts.push('--budget-per-task');
   if (options.tasks !== undefined) parts.push('--tasks', options.tasks.join(','));
   if (options.maxLength !== undefined) parts.push('--max-length', String(options.maxLength));
   if (options.batchSize !== undefined) parts.push('--batch-size', String(options.batchSize));

@@ -28,6 +28,8 @@ export interface AblationResults {
   examples: Record<string, number>;
   tasks: string[];
   budgetMinutes: number;
+  /** Whether each task of a per-task model got the whole budget (else the tasks shared it). */
+  budgetPerTask: boolean;
   seed: number;
   machine: string;
   wallSeconds: number;
@@ -60,7 +62,9 @@ export function formatAblationMarkdown(results: AblationResults): string {
     '',
     `${results.split} split, full ranking over every candidate of each task; examples per task: ` +
       `${tasks.map((task) => `${task} ${results.examples[task]?.toLocaleString('en-US') ?? 0}`).join(', ')}. ` +
-      `Budget ${results.budgetMinutes} training minutes per model, seed ${results.seed}; ` +
+      `Budget ${results.budgetMinutes} training minutes per model` +
+      (results.budgetPerTask ? ' and task (per-task models train one model per task, each for the whole budget)' : ' (per-task models share it among their tasks)') +
+      `, seed ${results.seed}; ` +
       `${results.machine}; the whole ablation took ${(results.wallSeconds / 60).toFixed(1)} minutes (${results.createdAt.slice(0, 10)}). ` +
       'The best NDCG@10 of each task is in bold.',
     '',

@@ -71,6 +71,7 @@ describe('trainer:ablation', () => {
       examples: { item: 10, genre: 10 },
       tasks: ['item', 'genre'],
       budgetMinutes: 1,
+      budgetPerTask: false,
       seed: 1,
       machine: '2 cores',
       wallSeconds: 90,
