@@ -27,7 +27,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHMARKS_PAGE = join(ROOT, 'docs/benchmarks.md');
 const SECTION_START = '<!-- bench:serving:start -->';
 const SECTION_END = '<!-- bench:serving:end -->';
-/** How long a server may take to load its checkpoint and answer /ready. */
+/** Time a server may take to log its start, load its checkpoint and listen. */
 const READY_TIMEOUT_MS = 120_000;
 
 const { values: options } = parseArgs({
@@ -55,7 +55,7 @@ interface Variant {
   args: string[];
 }
 
-/** What a server reported in its log at start. */
+/** The engine, backend and checkpoint load time a server logged at start. */
 interface StartedServer {
   /** The engine of the loaded model. */
   engine: string;

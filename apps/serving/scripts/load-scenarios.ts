@@ -26,17 +26,17 @@ export interface LoadResult {
   failed: number;
 }
 
-/** Top-K of `task` for every customer in turn, by customer id. */
+/** Returns the scenario of top-K requests of `task` for every customer in turn, by customer id. */
 export function topKScenario(customers: readonly string[], task: string, k = 10): Scenario {
   return { name: `top-${k} ${task}, customer id`, path: '/v1/top-k', bodies: customers.map((customerId) => JSON.stringify({ task, k, customerId })) };
 }
 
-/** The embedding of every customer in turn, by customer id. */
+/** Returns the scenario of embedding requests for every customer in turn, by customer id. */
 export function embeddingScenario(customers: readonly string[]): Scenario {
   return { name: 'embedding, customer id', path: '/v1/embedding', bodies: customers.map((customerId) => JSON.stringify({ customerId })) };
 }
 
-/** Top-K of `task` from each customer's most recent raw events. */
+/** Returns the scenario of top-K requests of `task` from each customer's most recent raw events. */
 export function rawEventsScenario(rawEvents: ReadonlyMap<string, Array<Record<string, string>>>, task: string, count: number, k = 10): Scenario {
   return {
     name: `top-${k} ${task}, ${count} raw events`,
@@ -78,7 +78,7 @@ export async function runLoad(url: string, scenario: Scenario, connections: numb
   };
 }
 
-/** The value below which a `fraction` of the sorted `values` lie (nearest rank), rounded to 0.01; NaN when there are none. */
+/** Returns the value below which a `fraction` of the sorted values lie (nearest rank), rounded to 0.01, or NaN for no values. */
 function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   const value = sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;

@@ -12,7 +12,7 @@ export interface ExportOnnxOptions {
   logger: Logger;
 }
 
-/** What `exportRunToOnnx` wrote. */
+/** The file `exportRunToOnnx` wrote: its path, its size and the checkpoint step. */
 export interface OnnxExportResult {
   path: string;
   bytes: number;

@@ -5,7 +5,7 @@ import type { EngineName, ScoringModel } from './scoring-model.ts';
 import { TfjsScoringModel } from './tfjs-scoring-model.ts';
 
 export interface ModelLoaderOptions {
-  /** The engine asked for; `onnx` falls back to tfjs when onnxruntime cannot run a checkpoint. */
+  /** The requested engine; `onnx` falls back to tfjs when onnxruntime cannot run a checkpoint. */
   engine: EngineName;
   /** onnxruntime's threads per operator. */
   onnxThreads: number;
@@ -14,29 +14,29 @@ export interface ModelLoaderOptions {
   importRuntime?: () => Promise<unknown>;
 }
 
-/** Where a loaded checkpoint came from, for the exported model's metadata. */
+/** The checkpoint identity stored in the exported model's metadata. */
 export interface CheckpointSource {
   step: number;
   tensorsSha256: string;
 }
 
 /**
- * Loads checkpoints on the engine the server was started with. With `onnx`, tfjs is the
- * fallback at two points, each logged as a warning: onnxruntime-node cannot be imported
- * (not installed, or its native binary does not load on this machine), so every
- * checkpoint runs on tfjs; or one checkpoint fails to export or to open in onnxruntime,
- * so that checkpoint runs on tfjs and the next one tries onnxruntime again.
+ * Loads checkpoints on the engine the server was started with. With `onnx`, tfjs takes
+ * over in two cases. When onnxruntime-node cannot be imported (not installed, or its
+ * native binary does not load on this machine), a warning is logged and every checkpoint
+ * runs on tfjs. When one checkpoint fails to export or to open in onnxruntime, an error
+ * is logged, that checkpoint runs on tfjs, and the next one tries onnxruntime again.
  */
 export class ModelLoader {
   private constructor(
     private readonly options: ModelLoaderOptions,
     /** Null when the engine is tfjs or onnxruntime-node failed to load. */
     private readonly ort: OnnxRuntime | null,
-    /** Why the server runs tfjs although onnx was asked for; null otherwise. */
+    /** The reason the server runs tfjs although onnx was requested; null otherwise. */
     readonly fallbackReason: string | null,
   ) {}
 
-  /** Imports onnxruntime-node when the engine is `onnx`. Never throws for a missing runtime: it falls back to tfjs. */
+  /** Imports onnxruntime-node when the engine is `onnx`. An import that fails makes the loader fall back to tfjs instead of throwing. */
   static async create(options: ModelLoaderOptions): Promise<ModelLoader> {
     if (options.engine === 'tfjs') return new ModelLoader(options, null, null);
     try {
@@ -52,7 +52,7 @@ export class ModelLoader {
     }
   }
 
-  /** The engine asked for. */
+  /** The requested engine. */
   get requested(): EngineName {
     return this.options.engine;
   }

@@ -18,7 +18,7 @@ export interface ScoringModel {
   dispose(): void;
 }
 
-/** A history of one event with every feature out-of-vocabulary: the input of a warm-up pass. */
+/** Returns a history of one event with every feature out-of-vocabulary, the input of a warm-up pass. */
 export function warmUpBatch(config: ModelConfig): SequenceBatch {
   const features: SequenceBatch['features'] = {};
   for (const feature of config.features) features[feature.name] = { ids: new Int32Array([1]), width: 1 };

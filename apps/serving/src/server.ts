@@ -26,7 +26,7 @@ export const SERVING_DEFAULTS = {
   /** The weights with the best validation NDCG@10, which the trainer promotes as it improves. */
   checkpoint: 'best' as CheckpointKind,
   /**
-   * onnxruntime answers a batch-1 top-K request several times faster than tfjs on wasm
+   * onnxruntime serves a batch-1 top-K request several times faster than tfjs on wasm
    * (docs/benchmarks.md); tfjs remains the fallback when onnxruntime-node cannot load.
    */
   engine: 'onnx' as EngineName,

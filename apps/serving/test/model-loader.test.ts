@@ -5,7 +5,7 @@ import { createModelConfig, CustomerModel, initBackend, type ModelConfig, type M
 import { ModelLoader } from '../src/model-loader.ts';
 import { warmUpBatch } from '../src/scoring-model.ts';
 
-/** A logger that keeps the message and level of every warning and error. */
+/** Creates a logger that keeps the message and level of every warning and error. */
 function recordingLogger(): { logger: Logger; lines: Array<{ level: string; message: string }> } {
   const lines: Array<{ level: string; message: string }> = [];
   const record = (level: string) => (_bindings: unknown, message?: string) => lines.push({ level, message: message ?? '' });

@@ -8,7 +8,7 @@ import { silentLogger } from './helpers/tiny-run.ts';
 
 /**
  * Largest absolute difference allowed between onnxruntime's and tfjs's scores and
- * embeddings. Both compute in float32 with other kernels and summation orders; the
+ * embeddings. Both compute in float32, but with other kernels and summation orders. The
  * largest difference measured on these models was 2e-6, on scores that spread over more
  * than 1.
  */
@@ -50,7 +50,7 @@ function parityConfig(options: Partial<ModelOptions>): ModelConfig {
 }
 
 /**
- * The weights of a fresh model with the parameters that start at 0, 1 or the identity
+ * Returns the weights of a fresh model with the parameters that start at 0, 1 or the identity
  * (layer-norm gains and offsets, biases, projections) moved away from their start, so
  * that a layer the export leaves out changes the scores.
  */

@@ -73,12 +73,12 @@ export class OnnxGraphBuilder {
     return this.addInitializer(this.uniqueName(label), type, new Uint8Array(values.buffer, values.byteOffset, values.byteLength), dims);
   }
 
-  /** A float32 scalar constant. */
+  /** Adds a float32 scalar constant and returns its name. */
   scalar(label: string, value: number): string {
     return this.constant(label, 'float32', Float32Array.of(value), []);
   }
 
-  /** A 1-D int64 constant, as Reshape shapes, Unsqueeze axes and Slice bounds take them. */
+  /** Adds a 1-D int64 constant, the type Reshape shapes, Unsqueeze axes and Slice bounds take, and returns its name. */
   int64s(label: string, values: number[]): string {
     return this.constant(label, 'int64', BigInt64Array.from(values, (value) => BigInt(value)), [values.length]);
   }

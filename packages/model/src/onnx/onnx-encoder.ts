@@ -25,7 +25,7 @@ export function encoderGraph(g: OnnxGraphBuilder, weights: WeightReader, config:
   return x;
 }
 
-/** HeterogeneousEmbedding.apply: each feature's rows times their averaging weights, summed, plus the position rows. */
+/** Adds HeterogeneousEmbedding.apply: each feature's rows times their averaging weights, summed, plus the position rows. */
 function embedding(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConfig): string {
   const { hidden } = config;
 
@@ -45,7 +45,7 @@ function embedding(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConf
 }
 
 /**
- * Encoder.attentionMask: the key mask as [B, 1, 1, T]; with causal attention plus the
+ * Adds Encoder.attentionMask: the key mask as [B, 1, 1, T]; with causal attention plus the
  * [T, T] upper triangle of MASKED_LOGIT, cut from a [maxLength, maxLength] constant
  * because T is known only at run time.
  */
@@ -65,7 +65,7 @@ function attentionMask(g: OnnxGraphBuilder, config: ModelConfig): string {
   return g.node('Add', [keyMask, causal]); // [B, 1, T, T]
 }
 
-/** TransformerBlock.apply without dropout, post-LN or pre-LN. x: [B, T, hidden]. */
+/** Adds TransformerBlock.apply without dropout, post-LN or pre-LN. x: [B, T, hidden]. */
 function block(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConfig, name: string, x: string, mask: string): string {
   const { hidden } = config;
   const attend = (input: string) => g.scoped('attention', () => attention(g, weights, config, `${name}/attention`, input, mask));
@@ -81,7 +81,7 @@ function block(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConfig, 
   return g.node('Add', [attended, transform(ffnNorm(attended))]);
 }
 
-/** MultiHeadSelfAttention.apply. x: [B, T, hidden]; mask: additive, [B, 1, 1, T] or [B, 1, T, T]. */
+/** Adds MultiHeadSelfAttention.apply. x: [B, T, hidden]; mask: additive, [B, 1, 1, T] or [B, 1, T, T]. */
 function attention(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConfig, name: string, x: string, mask: string): string {
   const { hidden, heads } = config;
   const headSize = hidden / heads;
@@ -100,13 +100,13 @@ function attention(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConf
   return dense(g, weights, `${name}/output`, merged, hidden, hidden);
 }
 
-/** FeedForward.apply: hidden -> ffnWidth -> exact GELU -> hidden. */
+/** Adds FeedForward.apply: hidden -> ffnWidth -> exact GELU -> hidden. */
 function feedForward(g: OnnxGraphBuilder, weights: WeightReader, config: ModelConfig, name: string, x: string): string {
   const inner = dense(g, weights, `${name}/inner`, x, config.hidden, config.ffnWidth); // [B, T, ffnWidth]
   return dense(g, weights, `${name}/outer`, gelu(g, inner), config.ffnWidth, config.hidden);
 }
 
-/** gelu in feed-forward.ts: x * 0.5 * (1 + erf(x / sqrt(2))), with Erf as tfjs computes it; onnxruntime fuses it into one kernel. */
+/** Adds gelu of feed-forward.ts: x * 0.5 * (1 + erf(x / sqrt(2))), with Erf as tfjs computes it. */
 function gelu(g: OnnxGraphBuilder, x: string): string {
   return g.scoped('gelu', () => {
     const half = g.node('Mul', [x, g.scalar('half', 0.5)]);
@@ -115,14 +115,14 @@ function gelu(g: OnnxGraphBuilder, x: string): string {
   });
 }
 
-/** Dense.apply: x W + b over the last axis. */
+/** Adds Dense.apply: x W + b over the last axis. */
 function dense(g: OnnxGraphBuilder, weights: WeightReader, name: string, x: string, inputs: number, outputs: number): string {
   const kernel = weights.take(`${name}/kernel`, [inputs, outputs]);
   const bias = weights.take(`${name}/bias`, [outputs]);
   return g.node('Add', [g.node('MatMul', [x, kernel]), bias]);
 }
 
-/** LayerNorm.apply, as the opset-17 LayerNormalization over the last axis with the same epsilon. */
+/** Adds LayerNorm.apply, as the opset-17 LayerNormalization over the last axis with the same epsilon. */
 function layerNorm(g: OnnxGraphBuilder, weights: WeightReader, name: string, x: string, size: number): string {
   const gamma = weights.take(`${name}/gamma`, [size]);
   const beta = weights.take(`${name}/beta`, [size]);

@@ -41,9 +41,9 @@ export const ONNX_OUTPUT = {
 
 /**
  * Lists the graph inputs for `config`. They are the arrays `prepareBatch` derives for
- * tfjs, so both engines read one input preparation: per-feature ids and their averaging
- * weights, position ids, the additive key mask, the weights of the mean over positions,
- * and, for the last-position readout, the index of each history's most recent event.
+ * tfjs, so both engines read one input preparation. They contain per-feature ids and
+ * their averaging weights, position ids, the additive key mask and the weights of the
+ * mean over positions. The last-position readout adds each history's most recent event.
  */
 export function onnxInputSpecs(config: ModelConfig): OnnxInputSpec[] {
   const specs: OnnxInputSpec[] = [];

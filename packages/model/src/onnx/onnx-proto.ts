@@ -4,9 +4,9 @@ import protobuf from 'protobufjs';
  * The part of the ONNX protobuf schema (onnx/onnx.proto, IR version 8) that the exporter
  * writes, with the field numbers of the official schema, encoded by protobufjs.
  *
- * The schema is declared here rather than taken from the `onnx-proto` npm package: its
+ * The schema is declared here rather than taken from the `onnx-proto` npm package. Its
  * newest version (8.0.1) depends on protobufjs 6, two majors behind the protobufjs 8 used
- * here, and generates code for the whole schema while the exporter writes a dozen
+ * here, and it generates code for the whole schema, while the exporter writes a dozen
  * messages. Field names are the camelCase forms protobufjs uses, and nested messages of
  * the official schema (TypeProto.Tensor, TensorShapeProto.Dimension) are declared at the
  * top level; only field numbers and types reach the wire.

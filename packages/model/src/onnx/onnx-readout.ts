@@ -28,7 +28,7 @@ export function taskScoresGraph(g: OnnxGraphBuilder, weights: WeightReader, conf
   return scores;
 }
 
-/** CustomerModel.embed: the mean of the hidden states over real positions, [B, hidden]. */
+/** Adds the customer embedding as CustomerModel.embed computes it: the mean of the hidden states over real positions, [B, hidden]. */
 export function customerEmbeddingGraph(g: OnnxGraphBuilder, hidden: string): string {
   return g.scoped('customer_embedding', () => {
     const meanWeights = g.node('Unsqueeze', [ONNX_INPUT.meanWeights, g.int64s('axes', [2])]); // [B, T, 1]
@@ -37,7 +37,7 @@ export function customerEmbeddingGraph(g: OnnxGraphBuilder, hidden: string): str
 }
 
 /**
- * TaskHead's candidates, transposed for the readout: rows of the task feature's table
+ * Adds TaskHead's candidates, transposed for the readout: rows of the task feature's table
  * (the tied weights, without the mask token's row), times the task's projection.
  * Returns [hidden, V]. The table and the projection are initializers, so onnxruntime
  * computes this once, when it folds constants at session creation.
@@ -58,7 +58,7 @@ function candidateEmbeddings(g: OnnxGraphBuilder, weights: WeightReader, config:
 }
 
 /**
- * AttentionalReadout: each candidate attends over the real positions with its own
+ * Returns the scoring of AttentionalReadout: each candidate attends over the real positions with its own
  * embedding as the query, and its score is sum_i a_{w,i} z_{w,i} with z the logits. The
  * softmax runs over T (axis 1) of [B, T, V], which saves the [B, V, T] transpose tfjs makes.
  */
@@ -71,14 +71,14 @@ function attentionalReadout(g: OnnxGraphBuilder, hidden: string): (candidates: s
   };
 }
 
-/** LastPositionReadout: s(w) = h_last . e_w, with h_last the hidden state of each history's most recent event. */
+/** Returns the scoring of LastPositionReadout, s(w) = h_last . e_w, with h_last the hidden state of each history's most recent event. */
 function lastPositionReadout(g: OnnxGraphBuilder, config: ModelConfig, hidden: string): (candidates: string) => string {
   const flat = g.node('Reshape', [hidden, g.int64s('flat_shape', [-1, config.hidden])]); // [B * T, hidden]
   const last = g.node('Gather', [flat, ONNX_INPUT.lastIndices], { axis: { int: 0 } }); // [B, hidden]
   return (candidates) => g.node('MatMul', [last, candidates]); // [B, V]
 }
 
-/** [V]: -Infinity for padding and out-of-vocabulary, 0 for every value, added to the scores. */
+/** Returns the [V] vector added to the scores: -Infinity for padding and out-of-vocabulary, 0 for every value. */
 function neverRanked(vocabularySize: number): Float32Array {
   const values = new Float32Array(vocabularySize);
   values.fill(-Infinity, 0, Math.min(FIRST_VALUE_ID, vocabularySize));
