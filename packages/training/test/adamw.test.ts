@@ -67,7 +67,7 @@ describe('AdamW', () => {
       else await tf.setBackend('cpu');
       const matrix = tf.variable(tf.tensor2d([[0.3, -1.2, 2], [0.7, 0.1, -0.4]]), true, `adamw-${backend}-matrix`);
       const bias = tf.variable(tf.tensor1d([0.5, -0.5, 0]), true, `adamw-${backend}-bias`);
-      const optimizer = new AdamW(new Map([['matrix', matrix], ['bias', bias]]), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.05 });
+      const optimizer = new AdamW(new Map<string, tf.Variable>([['matrix', matrix], ['bias', bias]]), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.05 });
       for (let step = 1; step <= 3; step++) {
         const gradients = new Map<string, tf.Tensor>([
           ['matrix', tf.tensor2d([[0.2 * step, -0.4, 0.01], [1, -1, 0.5 / step]])],
