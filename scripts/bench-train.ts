@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { Random } from '@mcm/common';
 import {
   adamUpdate,
+  attention,
   gelu,
   initBackend,
   layerNorm,
@@ -61,6 +62,8 @@ interface Variant {
   matMul: (a: tf.Tensor, b: tf.Tensor, transposeA?: boolean, transposeB?: boolean) => tf.Tensor;
   layerNorm: (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor;
   gelu: (x: tf.Tensor) => tf.Tensor;
+  /** Multi-head attention over q, k, v [B, T, H] with the additive mask [B, 1, 1, T]. */
+  attention: (variant: Variant, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor4D, heads: number) => tf.Tensor3D;
   zeroCopyIdentity: boolean;
   slicedBatchMatMul: boolean;
   sliceGather: boolean;
@@ -85,13 +88,29 @@ function formulaGelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
+const fusedAttention: Variant['attention'] = (_variant, q, k, v, mask, heads) => attention(q, k, v, mask, heads);
+
 const VARIANTS: Record<string, Variant> = {
   engine: {
-    description: 'engine ops and wasm kernels',
+    description: 'engine ops and kernels (native module when built)',
     dense: (x, kernel, bias) => linear(x, kernel, bias),
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
+    zeroCopyIdentity: true,
+    slicedBatchMatMul: true,
+    sliceGather: true,
+    nativeKernels: true,
+    optimizer: 'fused',
+  },
+  'composed-attention': {
+    description: 'engine with attention as tfjs ops (head transposes, scale, mask, softmax) around matMul',
+    dense: (x, kernel, bias) => linear(x, kernel, bias),
+    matMul,
+    layerNorm: fusedLayerNorm,
+    gelu,
+    attention: composedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
@@ -104,6 +123,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
@@ -116,6 +136,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul: tf.matMul,
     layerNorm: formulaLayerNorm,
     gelu: formulaGelu,
+    attention: composedAttention,
     zeroCopyIdentity: false,
     slicedBatchMatMul: false,
     sliceGather: false,
@@ -123,15 +144,16 @@ const VARIANTS: Record<string, Variant> = {
     optimizer: 'tfjs',
   },
   'no-sliced': {
-    description: 'engine without the sliced batch matmul (attention on the scalar loop)',
+    description: 'no-native without the sliced batch matmul (attention on the scalar loop)',
     dense: (x, kernel, bias) => linear(x, kernel, bias),
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: false,
     sliceGather: true,
-    nativeKernels: true,
+    nativeKernels: false,
     optimizer: 'fused',
   },
   'no-identity': {
@@ -140,6 +162,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
     zeroCopyIdentity: false,
     slicedBatchMatMul: true,
     sliceGather: true,
@@ -152,6 +175,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: false,
@@ -164,6 +188,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul,
     layerNorm: formulaLayerNorm,
     gelu: formulaGelu,
+    attention: fusedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
@@ -176,6 +201,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
@@ -188,6 +214,7 @@ const VARIANTS: Record<string, Variant> = {
     matMul,
     layerNorm: fusedLayerNorm,
     gelu,
+    attention: fusedAttention,
     zeroCopyIdentity: true,
     slicedBatchMatMul: true,
     sliceGather: true,
@@ -531,20 +558,27 @@ function sampledLoss(variant: Variant, w: Weights, last: tf.Tensor, labels: tf.T
   return tf.neg(tf.mean(picked)) as tf.Scalar;
 }
 
+/** Attention written as tfjs ops around `variant.matMul`: head transposes, scale, mask, softmax. */
+function composedAttention(variant: Variant, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor4D, heads: number): tf.Tensor3D {
+  const [batch, length, hidden] = q.shape;
+  const headSize = hidden / heads;
+  const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]); // [B, h, T, hs]
+  const scores = tf.add(tf.mul(variant.matMul(split(q), split(k), false, true), 1 / Math.sqrt(headSize)), mask); // [B, h, T, T]
+  const context = variant.matMul(tf.softmax(scores), split(v)); // [B, h, T, hs]
+  return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, length, hidden]) as tf.Tensor3D; // [B, T, H]
+}
+
 /** Applies one post-LN transformer block to x [B*T, H]. */
 function block(config: BenchConfig, variant: Variant, w: Weights, layer: number, x: tf.Tensor, mask: tf.Tensor4D): tf.Tensor {
   const { batch, length, hidden, heads } = config;
-  const headSize = hidden / heads;
   const dense = (input: tf.Tensor, name: string) =>
     variant.dense(input, w[`${layer}.${name}.kernel`] as tf.Tensor2D, w[`${layer}.${name}.bias`] as tf.Tensor1D);
-  const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]); // [B, h, T, hs]
+  const rows = (input: tf.Tensor) => tf.reshape(input, [batch, length, hidden]) as tf.Tensor3D; // [B, T, H]
 
-  const q = split(dense(x, 'q'));
-  const k = split(dense(x, 'k'));
-  const v = split(dense(x, 'v'));
-  const scores = tf.add(tf.mul(variant.matMul(q, k, false, true), 1 / Math.sqrt(headSize)), mask); // [B, h, T, T]
-  const context = variant.matMul(tf.softmax(scores), v); // [B, h, T, hs]
-  const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * length, hidden]); // [B*T, H]
+  const q = rows(dense(x, 'q'));
+  const k = rows(dense(x, 'k'));
+  const v = rows(dense(x, 'v'));
+  const merged = tf.reshape(variant.attention(variant, q, k, v, mask, heads), [batch * length, hidden]); // [B*T, H]
   const attended = variant.layerNorm(tf.add(x, dense(merged, 'o')), ...norm(w, `${layer}.ln1`));
 
   const expanded = dense(attended, 'f1'); // [B*T, FFN]

@@ -1,4 +1,5 @@
 export { adamUpdate, type AdamUpdateSettings } from './adam.ts';
+export { attention } from './attention.ts';
 export { initBackend, type BackendChoice, type BackendName, type BackendPreference } from './backend.ts';
 export { gelu, layerNorm } from './fused.ts';
 export { linear, matMul } from './ops.ts';

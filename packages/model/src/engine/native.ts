@@ -15,7 +15,7 @@ export function nativeKernels(): NativeKernels | undefined {
     if (load.kernels === undefined) {
       logger.info({ reason: load.reason }, 'native kernels skipped; matrix products run on the wasm backend (XNNPACK)');
     } else {
-      logger.info({ path: load.path, threads: load.threads, blas: load.kernels.blasInfo() }, 'native kernels loaded; matrix products run on OpenBLAS');
+      logger.info({ path: load.path, threads: load.threads, coreType: load.coreType, blas: load.kernels.blasInfo() }, 'native kernels loaded; matrix products run on OpenBLAS');
     }
   }
   return load.kernels;

@@ -6,6 +6,7 @@ import { createGather } from './wasm/gather.ts';
 import { shareIdentity } from './wasm/identity.ts';
 import type { KernelArgs } from './wasm/internals.ts';
 import { createNativeAdamUpdate } from './wasm/native-adam-update.ts';
+import { createNativeAttention, createNativeAttentionGrad } from './wasm/native-attention.ts';
 import { createNativeGelu, createNativeGeluGrad } from './wasm/native-gelu.ts';
 import { createNativeLayerNorm, createNativeLayerNormGrad } from './wasm/native-layer-norm.ts';
 import { createNativeMatMul } from './wasm/native-mat-mul.ts';
@@ -27,6 +28,8 @@ export const NATIVE_GELU = 'NativeGelu';
 export const NATIVE_GELU_GRAD = 'NativeGeluGrad';
 export const NATIVE_LAYER_NORM = 'NativeLayerNorm';
 export const NATIVE_LAYER_NORM_GRAD = 'NativeLayerNormGrad';
+export const NATIVE_ATTENTION = 'NativeAttention';
+export const NATIVE_ATTENTION_GRAD = 'NativeAttentionGrad';
 
 /** Switches for the kernels `registerWasmTrainingKernels` installs. Each defaults to true. */
 export interface WasmKernelOptions {
@@ -40,8 +43,8 @@ export interface WasmKernelOptions {
   fusedAdam?: boolean;
   /**
    * Registers the native kernel module's kernels when the module (`npm run build:native`)
-   * loads: `matMul` and `linear` then multiply on OpenBLAS instead of XNNPACK, `gelu` and
-   * `layerNorm` run one vectorized C pass each way, and AdamUpdate runs in C.
+   * loads: `matMul` and `linear` then multiply on OpenBLAS instead of XNNPACK, `gelu`,
+   * `layerNorm` and `attention` run one C kernel each way, and AdamUpdate runs in C.
    */
   nativeKernels?: boolean;
 }
@@ -75,7 +78,7 @@ export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): vo
   const native = useNative ? createNativeFuncs() : undefined;
   setOwnKernel(SLICED_BATCH_MAT_MUL, slicedBatchMatMul ? slicedBatchMatMulKernel : undefined);
   setOwnKernel(ADAM_UPDATE, fusedAdam ? (native?.[ADAM_UPDATE] ?? adamUpdateKernel) : undefined);
-  for (const name of [NATIVE_MAT_MUL, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD]) {
+  for (const name of [NATIVE_MAT_MUL, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD]) {
     setOwnKernel(name, native?.[name]);
   }
 
@@ -131,6 +134,8 @@ function createNativeFuncs(): Record<string, OwnKernelFunc> | undefined {
     [NATIVE_GELU_GRAD]: createNativeGeluGrad(native),
     [NATIVE_LAYER_NORM]: createNativeLayerNorm(native),
     [NATIVE_LAYER_NORM_GRAD]: createNativeLayerNormGrad(native),
+    [NATIVE_ATTENTION]: createNativeAttention(native),
+    [NATIVE_ATTENTION_GRAD]: createNativeAttentionGrad(native),
     [ADAM_UPDATE]: createNativeAdamUpdate(native),
   };
   return nativeFuncs;

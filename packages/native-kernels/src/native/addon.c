@@ -13,7 +13,7 @@ extern int openblas_get_num_threads(void);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
-#define MAX_ARGS 16
+#define MAX_ARGS 24
 #define MAX_DIMENSION INT32_MAX
 
 /* One call's arguments: the heap first, then numbers read by name. */
@@ -42,6 +42,7 @@ static bool fail(call_args *call, const char *kind, const char *detail) {
 static bool begin(call_args *call, napi_env env, napi_callback_info info, const char *function, size_t expected, const char *usage) {
   call->env = env;
   call->function = function;
+  if (expected > MAX_ARGS) return fail(call, "Error", "expects more arguments than MAX_ARGS; raise MAX_ARGS");
   size_t argc = MAX_ARGS;
   if (napi_get_cb_info(env, info, &argc, call->argv, NULL, NULL) != napi_ok || argc != expected) {
     char detail[200];
@@ -262,6 +263,78 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads the attention layout from arguments 1 to 7: batch, length, heads, headSize, scale,
+ * maskBatchStride, maskRowStride (the strides are 0 for the backward pass). */
+static bool attention_shape_args(call_args *call, mcm_attention_shape *s) {
+  if (!size_arg(call, 1, "batch", &s->batch) || !size_arg(call, 2, "length", &s->length) || !size_arg(call, 3, "heads", &s->heads) ||
+      !size_arg(call, 4, "headSize", &s->head_size) || !number_arg(call, 5, "scale", &s->scale) ||
+      !size_arg(call, 6, "maskBatchStride", &s->mask_batch_stride) || !size_arg(call, 7, "maskRowStride", &s->mask_row_stride)) {
+    return false;
+  }
+  if (s->heads * s->head_size > MAX_DIMENSION) return fail(call, "RangeError", "heads * headSize exceeds 2^31 - 1");
+  return true;
+}
+
+/* attentionForward(heap, batch, length, heads, headSize, scale, maskBatchStride, maskRowStride, qOffset, kOffset,
+ *                  vOffset, maskOffset, keepOffset, probabilitiesOffset, contextOffset); keepOffset -1 for no dropout. */
+static napi_value attention_forward(napi_env env, napi_callback_info info) {
+  call_args call;
+  mcm_attention_shape s;
+  int64_t keep_offset;
+  if (!begin(&call, env, info, "attentionForward", 15,
+             "heap, batch, length, heads, headSize, scale, maskBatchStride, maskRowStride, qOffset, kOffset, vOffset, maskOffset, "
+             "keepOffset, probabilitiesOffset, contextOffset") ||
+      !attention_shape_args(&call, &s) || !integer_arg(&call, 12, "keepOffset", &keep_offset)) {
+    return NULL;
+  }
+  const int64_t rows = s.batch * s.length * s.heads * s.head_size;
+  const int64_t scores = s.batch * s.heads * s.length * s.length;
+  const int64_t mask_count = s.batch == 0 || s.length == 0 ? 0 : (s.batch - 1) * s.mask_batch_stride + (s.length - 1) * s.mask_row_stride + s.length;
+  heap_range inputs[5] = {{0}}, outputs[2];
+  if (!range_arg(&call, 8, "q", rows, &inputs[0]) || !range_arg(&call, 9, "k", rows, &inputs[1]) ||
+      !range_arg(&call, 10, "v", rows, &inputs[2]) || !range_arg(&call, 11, "mask", mask_count, &inputs[3]) ||
+      (keep_offset >= 0 && !range_arg(&call, 12, "keep", scores, &inputs[4])) ||
+      !range_arg(&call, 13, "probabilities", scores, &outputs[0]) || !range_arg(&call, 14, "context", rows, &outputs[1]) ||
+      !disjoint(&call, outputs, 2, inputs, 5)) {
+    return NULL;
+  }
+  if (!mcm_attention_forward(&s, inputs[0].data, inputs[1].data, inputs[2].data, inputs[3].data, keep_offset >= 0 ? inputs[4].data : NULL,
+                             outputs[0].data, outputs[1].data)) {
+    return fail(&call, "Error", "out of memory for a [length, length] scratch buffer"), NULL;
+  }
+  return NULL;
+}
+
+/* attentionBackward(heap, batch, length, heads, headSize, scale, 0, 0, qOffset, kOffset, vOffset, probabilitiesOffset,
+ *                   keepOffset, dContextOffset, dqOffset, dkOffset, dvOffset) */
+static napi_value attention_backward(napi_env env, napi_callback_info info) {
+  call_args call;
+  mcm_attention_shape s;
+  int64_t keep_offset;
+  if (!begin(&call, env, info, "attentionBackward", 17,
+             "heap, batch, length, heads, headSize, scale, 0, 0, qOffset, kOffset, vOffset, probabilitiesOffset, keepOffset, "
+             "dContextOffset, dqOffset, dkOffset, dvOffset") ||
+      !attention_shape_args(&call, &s) || !integer_arg(&call, 12, "keepOffset", &keep_offset)) {
+    return NULL;
+  }
+  const int64_t rows = s.batch * s.length * s.heads * s.head_size;
+  const int64_t scores = s.batch * s.heads * s.length * s.length;
+  heap_range inputs[6] = {{0}}, outputs[3];
+  if (!range_arg(&call, 8, "q", rows, &inputs[0]) || !range_arg(&call, 9, "k", rows, &inputs[1]) ||
+      !range_arg(&call, 10, "v", rows, &inputs[2]) || !range_arg(&call, 11, "probabilities", scores, &inputs[3]) ||
+      (keep_offset >= 0 && !range_arg(&call, 12, "keep", scores, &inputs[4])) ||
+      !range_arg(&call, 13, "dContext", rows, &inputs[5]) || !range_arg(&call, 14, "dq", rows, &outputs[0]) ||
+      !range_arg(&call, 15, "dk", rows, &outputs[1]) || !range_arg(&call, 16, "dv", rows, &outputs[2]) ||
+      !disjoint(&call, outputs, 3, inputs, 6)) {
+    return NULL;
+  }
+  if (!mcm_attention_backward(&s, inputs[0].data, inputs[1].data, inputs[2].data, inputs[3].data, keep_offset >= 0 ? inputs[4].data : NULL,
+                              inputs[5].data, outputs[0].data, outputs[1].data, outputs[2].data)) {
+    return fail(&call, "Error", "out of memory for [length, length] scratch buffers"), NULL;
+  }
+  return NULL;
+}
+
 /* setThreads(count): the number of OpenBLAS threads for later products. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -301,6 +374,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionForward", NULL, attention_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionBackward", NULL, attention_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_default, NULL},

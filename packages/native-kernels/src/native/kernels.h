@@ -52,4 +52,28 @@ typedef struct {
 void mcm_adam(int64_t count, const mcm_adam_settings *settings, const float *w, const float *g, const float *m, const float *v,
               float *w_out, float *m_out, float *v_out);
 
+/* Layout of multi-head attention: q, k, v and the context are [batch, length, heads * head_size]
+ * with head h in columns h * head_size onwards; probabilities are [batch, heads, length, length];
+ * the additive mask row of query i in sequence b starts at b * mask_batch_stride + i * mask_row_stride
+ * (a stride of 0 shares one row or one sequence's rows). */
+typedef struct {
+  int64_t batch;
+  int64_t length;
+  int64_t heads;
+  int64_t head_size;
+  float scale;
+  int64_t mask_batch_stride;
+  int64_t mask_row_stride;
+} mcm_attention_shape;
+
+/* probabilities = softmax(scale q k^T + mask) per head; context = (probabilities * keep) v, with
+ * keep [batch, heads, length, length] the dropout multipliers or NULL. Returns 0 when out of memory. */
+int mcm_attention_forward(const mcm_attention_shape *shape, const float *q, const float *k, const float *v, const float *mask,
+                          const float *keep, float *probabilities, float *context);
+
+/* dq, dk and dv of mcm_attention_forward from dcontext and its saved probabilities. Returns 0
+ * when out of memory. */
+int mcm_attention_backward(const mcm_attention_shape *shape, const float *q, const float *k, const float *v,
+                           const float *probabilities, const float *keep, const float *dcontext, float *dq, float *dk, float *dv);
+
 #endif
