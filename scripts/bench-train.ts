@@ -434,7 +434,7 @@ async function timeVariant(config: BenchConfig, variant: Variant, profile: boole
 
   optimizer.dispose();
   tf.dispose(variables);
-  for (const batch of batches) tf.dispose([batch.ids, batch.mask, batch.labels, ...(batch.negatives ? [batch.negatives.ids, batch.negatives.adjustment] : [])]);
+  for (const batch of batches) tf.dispose([batch.ids, batch.mask, batch.labels, batch.flatLabels, ...(batch.negatives ? [batch.negatives.ids, batch.negatives.adjustment] : [])]);
 
   const medianMs = median(times);
   // CPU time counts only this process's work, so it moves less than wall time when other
@@ -488,6 +488,8 @@ interface Batch {
   ids: tf.Tensor1D;
   mask: tf.Tensor4D;
   labels: tf.Tensor1D;
+  /** [B] b * items + labels[b], the labels' positions in the flattened [B, items] logits. */
+  flatLabels: tf.Tensor1D;
   /** [N] sampled negatives and [B, N] their logit corrections, when config.sampled > 0. */
   negatives?: { ids: tf.Tensor1D; adjustment: tf.Tensor2D };
 }
@@ -511,6 +513,7 @@ function createBatch(config: BenchConfig, random: Random): Batch {
     ids: tf.tensor1d(ids, 'int32'),
     mask: tf.tensor4d(mask, [batch, 1, 1, length]),
     labels: tf.tensor1d(labels, 'int32'),
+    flatLabels: tf.tensor1d(labels.map((label, b) => b * items + label), 'int32'),
     negatives: config.sampled > 0 ? sampleNegatives(config, labels, random) : undefined,
   };
 }
@@ -544,8 +547,10 @@ function loss(config: BenchConfig, variant: Variant, w: Weights, batch: Batch): 
   const last = tf.reshape(tf.slice(tf.reshape(x, [size, length, hidden]), [0, length - 1, 0], [size, 1, hidden]), [size, hidden]); // [B, H]
   if (batch.negatives !== undefined) return sampledLoss(variant, w, last, batch.labels, batch.negatives);
   const logits = tf.add(variant.matMul(last, w.items!, false, true), w.outputBias!); // [B, items]
-  const logProbabilities = tf.logSoftmax(logits); // [B, items]
-  const picked = tf.sum(tf.mul(logProbabilities, tf.oneHot(batch.labels, items)), 1); // [B]
+  const logProbabilities = tf.reshape(tf.logSoftmax(logits), [size * items]); // [B * items]
+  // Each row's label picked by a flat index (b * items + label), as the model's cross-entropy
+  // does: a one-hot [B, items] matrix would add 2 GB of tensors at a million items.
+  const picked = tf.gather(logProbabilities, batch.flatLabels); // [B]
   return tf.neg(tf.mean(picked)) as tf.Scalar;
 }
 
