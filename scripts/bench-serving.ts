@@ -275,11 +275,10 @@ function formatReport(input: ReportInput): string {
   const others = input.variants.filter((variant) => variant !== tfjs).map((variant) => variant.label);
 
   const engines = input.variants.map((variant) => {
-    const starts = input.started.get(variant.label)!;
-    const first = starts[0]!;
-    const loads = list(starts.map((start) => `${start.loadMilliseconds} ms`));
-    return `${variant.label}: engine \`${first.engine}\`${first.engine === 'tfjs' ? ` on backend \`${first.backend}\`` : ''}, checkpoint loaded in ${loads}`;
+    const first = input.started.get(variant.label)![0]!;
+    return `${variant.label}: engine \`${first.engine}\`${first.engine === 'tfjs' ? ` on backend \`${first.backend}\`` : ''}`;
   });
+  const loadTimes = input.variants.map((variant) => `${variant.label}: ${list(input.started.get(variant.label)!.map((start) => `${start.loadMilliseconds} ms`))}`);
 
   return [
     `Command: \`${command}\` (\`scripts/bench-serving.ts\`).`,
@@ -289,7 +288,8 @@ function formatReport(input: ReportInput): string {
     `Machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 1024 ** 3)} GiB memory, Node ${process.versions.node}, ` +
       `onnxruntime-node ${onnxVersion}, tfjs ${packageVersion('@tensorflow/tfjs-core')}; autocannon ${packageVersion('autocannon')} in the benchmark process, ` +
       'each server in its own process on the same cores.',
-    `Engines as the servers logged them, with each start's checkpoint load (read, sha256 check, export or build, warm-up pass): ${engines.join('; ')}.`,
+    `Engines as the servers logged them: ${engines.join('; ')}.`,
+    `Checkpoint load at each server start (read, sha256 check, export or build, warm-up pass): ${loadTimes.join('; ')}.`,
     `1-minute load average: ${input.loads[0]!.toFixed(1)} at the start, ${Math.min(...input.loads).toFixed(1)} to ${Math.max(...input.loads).toFixed(1)} ` +
       `during the run, ${input.loads.at(-1)!.toFixed(1)} at the end.`,
     '',

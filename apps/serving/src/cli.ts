@@ -39,15 +39,16 @@ program
   .option('--data-root <dir>', "directory the config's catalog path is relative to (default: the MCM_DATA_ROOT environment variable)")
   .option(
     '--engine <engine>',
-    'inference engine: onnx (each checkpoint exported to ONNX in memory and run on onnxruntime-node, several times faster ' +
-      'than tfjs for batch-1 requests) or tfjs. onnx falls back to tfjs, with a warning in the log, when onnxruntime-node ' +
-      'cannot be loaded or a checkpoint fails to export',
+    'inference engine: onnx (each checkpoint exported to ONNX in memory and run on onnxruntime-node; about 3 times the ' +
+      'batch-1 top-K throughput of tfjs in docs/benchmarks.md) or tfjs. onnx falls back to tfjs, with a warning in the log, ' +
+      'when onnxruntime-node cannot be loaded or a checkpoint fails to export',
     oneOf(['onnx', 'tfjs'] as const),
     SERVING_DEFAULTS.engine,
   )
   .option(
     '--onnx-threads <threads>',
-    'threads onnxruntime uses inside one operator; 1 avoids spinning threads competing with the HTTP work for the cores',
+    'threads onnxruntime uses inside one operator; with 2, its spinning worker thread competed with the HTTP work for ' +
+      'the cores and served fewer requests than with 1',
     integerBetween(1, 256),
     SERVING_DEFAULTS.onnxThreads,
   )

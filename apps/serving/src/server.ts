@@ -26,14 +26,14 @@ export const SERVING_DEFAULTS = {
   /** The weights with the best validation NDCG@10, which the trainer promotes as it improves. */
   checkpoint: 'best' as CheckpointKind,
   /**
-   * onnxruntime serves a batch-1 top-K request several times faster than tfjs on wasm
-   * (docs/benchmarks.md); tfjs remains the fallback when onnxruntime-node cannot load.
+   * onnxruntime served 2.4 to 3.1 times the batch-1 top-K requests per second of tfjs on
+   * wasm (docs/benchmarks.md); tfjs remains the fallback when onnxruntime-node cannot load.
    */
   engine: 'onnx' as EngineName,
   /**
-   * One thread per operator: a batch-1 request is too small to split well, and on a
-   * machine whose cores are busy with HTTP, JSON and other processes, onnxruntime's
-   * spinning worker threads slowed requests down in measurements.
+   * One thread per operator: a batch-1 request is too small to split well, and with 2
+   * threads onnxruntime's spinning worker thread competed with the HTTP work for the
+   * cores, so 2 threads served fewer requests per second than 1 (docs/benchmarks.md).
    */
   onnxThreads: 1,
   /** Enough for a page of recommendations with room to filter; a larger K costs time in the top-K selection and the response. */
