@@ -11,6 +11,7 @@ import { createNativeGelu, createNativeGeluGrad } from './wasm/native-gelu.ts';
 import { createNativeLayerNorm, createNativeLayerNormGrad } from './wasm/native-layer-norm.ts';
 import { createNativeMatMul } from './wasm/native-mat-mul.ts';
 import { slicedBatchMatMulKernel } from './wasm/sliced-batch-mat-mul.ts';
+import { createTranspose } from './wasm/transpose.ts';
 import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.ts';
 
 /**
@@ -33,7 +34,10 @@ export const NATIVE_ATTENTION_GRAD = 'NativeAttentionGrad';
 
 /** Switches for the kernels `registerWasmTrainingKernels` installs. Each defaults to true. */
 export interface WasmKernelOptions {
-  /** Replaces the copying Identity kernel with one that shares the input's data. */
+  /**
+   * Replaces the copying Identity kernel with one that shares the input's data, and
+   * Transpose with one that shares it when the permutation keeps every axis in place.
+   */
   zeroCopyIdentity?: boolean;
   /** Registers SlicedBatchMatMul, which `matMul` uses for batched products. */
   slicedBatchMatMul?: boolean;
@@ -63,7 +67,7 @@ let nativeFuncs: Record<string, OwnKernelFunc> | undefined;
 /**
  * Registers the training kernels for the wasm backend: UnsortedSegmentSum (missing, and
  * needed by the gradient of gather), SlicedBatchMatMul, AdamUpdate, the native module's
- * kernels when it loads, and faster Identity and GatherV2.
+ * kernels when it loads, and faster Identity, Transpose and GatherV2.
  * Call it after @tensorflow/tfjs-backend-wasm has been imported, because that import
  * registers the stock kernels over these. Calling it again applies new options, and a
  * kernel switched off goes back to the stock one.
@@ -83,6 +87,7 @@ export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): vo
   }
 
   replaceStockKernel(tf.Identity, zeroCopyIdentity, () => shareIdentity);
+  replaceStockKernel(tf.Transpose, zeroCopyIdentity, (stock) => createTranspose(stock));
   replaceStockKernel(tf.GatherV2, sliceGather, (stock) => createGather(stock));
 }
 

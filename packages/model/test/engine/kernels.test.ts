@@ -137,6 +137,30 @@ describe('zero-copy Identity on wasm', () => {
   });
 });
 
+describe('Transpose on wasm', () => {
+  test('identity permutation shares the data', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const buffers = tf.memory().numDataBuffers;
+    const same = tf.transpose(x, [0, 1]);
+    expect(tf.memory().numDataBuffers).toBe(buffers);
+    x.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    same.dispose();
+  });
+
+  test('other permutations match cpu', async () => {
+    const random = new Random(31);
+    const x = randomNormal(random, [2, 3, 4]);
+    for (const perm of [[1, 0, 2], [2, 1, 0], [0, 2, 1]]) {
+      const compute = () => tf.transpose(toTensor(x), perm);
+      const [expected] = await runOn('cpu', compute);
+      const [actual] = await runOn('wasm', compute);
+      expectClose(actual!, expected!, 0, `perm [${perm}]`);
+    }
+  });
+});
+
 describe('SlicedBatchMatMul on wasm', () => {
   const cases: { label: string; aShape: [number, number, number]; bShape: [number, number, number] }[] = [
     { label: 'equal batches', aShape: [6, 5, 4], bShape: [6, 4, 3] },

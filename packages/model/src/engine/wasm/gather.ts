@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { input, type KernelArgs, type WasmInternals } from './internals.ts';
+import { input, stockRunner, type KernelArgs, type WasmInternals } from './internals.ts';
 
 type KernelFunc = (args: KernelArgs) => tf.TensorInfo;
 
@@ -11,18 +11,7 @@ type KernelFunc = (args: KernelArgs) => tf.TensorInfo;
  * Bool tensors go to `stock`, the backend's own kernel.
  */
 export function createGather(stock: tf.KernelConfig): KernelFunc {
-  const setUp = new WeakSet<object>();
-
-  const runStock = (args: KernelArgs): tf.TensorInfo => {
-    // The engine runs a kernel's setup when the backend starts. If these kernels were
-    // registered before that, the stock kernel's setup never ran.
-    const backend = args.backend as object;
-    if (!setUp.has(backend)) {
-      stock.setupFunc?.(args.backend as tf.KernelBackend);
-      setUp.add(backend);
-    }
-    return stock.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
-  };
+  const runStock = stockRunner(stock);
 
   return (args) => {
     const x = input(args, 'x', 'GatherV2');

@@ -32,6 +32,23 @@ export interface KernelArgs {
   attrs?: tf.NamedAttrMap;
 }
 
+/**
+ * Returns a function that runs the backend's own kernel `stock`. The engine runs a kernel's
+ * setup when the backend starts; if a replacement was registered before that, the stock
+ * kernel's setup never ran, so it runs here once per backend.
+ */
+export function stockRunner(stock: tf.KernelConfig): (args: KernelArgs) => tf.TensorInfo {
+  const setUp = new WeakSet<object>();
+  return (args) => {
+    const backend = args.backend as object;
+    if (!setUp.has(backend)) {
+      stock.setupFunc?.(args.backend as tf.KernelBackend);
+      setUp.add(backend);
+    }
+    return stock.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  };
+}
+
 /** Returns the named input, or throws when the caller did not pass it. */
 export function input(args: KernelArgs, name: string, kernel: string): tf.TensorInfo {
   const tensor = args.inputs[name];
