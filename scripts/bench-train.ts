@@ -241,7 +241,7 @@ class FusedAdam {
   minimize(loss: () => tf.Scalar, _returnCost: true, variables: tf.Variable[]): tf.Scalar {
     const { value, grads } = tf.variableGrads(loss, variables);
     this.steps += 1;
-    const settings = { learningRate: this.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: this.steps };
+    const settings = { learningRate: this.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: this.steps, inPlace: true };
     tf.tidy(() => {
       this.variables.forEach((variable, i) => {
         const [next, first, second] = adamUpdate(variable, grads[variable.name]!, this.first[i]!, this.second[i]!, settings);

@@ -89,6 +89,22 @@ export interface NativeKernels {
     firstCorrection: number,
     secondCorrection: number,
   ): void;
+  /** adam written over w, m and v, which must not overlap g or each other. */
+  adamInPlace(
+    heap: ArrayBuffer,
+    count: number,
+    wOffset: number,
+    gOffset: number,
+    mOffset: number,
+    vOffset: number,
+    learningRate: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    weightDecay: number,
+    firstCorrection: number,
+    secondCorrection: number,
+  ): void;
   /**
    * Multi-head attention forward: q, k, v and context are [batch, length, heads * headSize]
    * with head h in columns h * headSize onwards; probabilities [batch, heads, length, length]

@@ -13,6 +13,13 @@ export interface AdamUpdateSettings {
   weightDecay: number;
   /** The 1-based number of this update, for the bias corrections 1 - beta^step. */
   step: number;
+  /**
+   * Allows the wasm kernel to write the update over `variable`, `first` and `second` when no
+   * other tensor shares their data, which saves three allocations of the variable's size.
+   * The inputs then hold the new values too. For optimizers that assign the results to
+   * these very tensors; default false.
+   */
+  inPlace?: boolean;
 }
 
 /**
@@ -33,12 +40,12 @@ export function adamUpdate(
   settings: AdamUpdateSettings,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   checkSettings(settings);
-  const { learningRate, beta1, beta2, epsilon, weightDecay, step } = settings;
+  const { learningRate, beta1, beta2, epsilon, weightDecay, step, inPlace = false } = settings;
   const firstCorrection = 1 - beta1 ** step;
   const secondCorrection = 1 - beta2 ** step;
 
   if (tf.getBackend() === 'wasm' && tf.getKernel(ADAM_UPDATE, 'wasm') !== undefined) {
-    const attrs = { learningRate, beta1, beta2, epsilon, weightDecay, firstCorrection, secondCorrection };
+    const attrs = { learningRate, beta1, beta2, epsilon, weightDecay, firstCorrection, secondCorrection, inPlace };
     const outputs = tf.engine().runKernel(ADAM_UPDATE, { variable, gradient, first, second }, attrs) as unknown as tf.Tensor[];
     return [outputs[0]!, outputs[1]!, outputs[2]!];
   }

@@ -62,6 +62,45 @@ describe.each([true, false])('adamUpdate against the cpu backend, native %s', (n
     tf.dispose([w, g, zeros, next, m, v]);
   });
 
+  test('in place writes over the inputs', async () => {
+    const random = new Random(17);
+    const start = randomNormal(random, [9, 4]);
+    const gradient = randomNormal(random, [9, 4]);
+    const second: HostTensor = { ...start, values: start.values.map(Math.abs) }; // v >= 0
+    const settings = { learningRate: 1e-2, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01, step: 2 };
+    const [expected] = await runOn('wasm', () => adamUpdate(toTensor(start), toTensor(gradient), toTensor(start), toTensor(second), settings));
+    expect(expected!.values.some(Number.isNaN)).toBe(false);
+
+    await tf.setBackend('wasm');
+    const w = toTensor(start);
+    const m = toTensor(start);
+    const v = toTensor(second);
+    const g = toTensor(gradient);
+    const [next, nextM, nextV] = adamUpdate(w, g, m, v, { ...settings, inPlace: true });
+    expect(next.dataId).toBe(w.dataId);
+    expect(nextM.dataId).toBe(m.dataId);
+    expect(nextV.dataId).toBe(v.dataId);
+    expect(Array.from(w.dataSync())).toEqual(Array.from(expected!.values));
+    tf.dispose([w, m, v, g, next, nextM, nextV]);
+  });
+
+  test('in place keeps shared data', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.tensor1d([1, -2, 3]);
+    const snapshot = tf.clone(w);
+    const g = tf.tensor1d([0.5, 0.5, 0.5]);
+    const m = tf.zeros([3]);
+    const v = tf.zeros([3]);
+    const [next, nextM, nextV] = adamUpdate(w, g, m, v, { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: 1, inPlace: true });
+
+    // The clone shares w's data, so the update goes to new tensors.
+    expect(next.dataId).not.toBe(w.dataId);
+    expect(Array.from(snapshot.dataSync())).toEqual([1, -2, 3]);
+    expect(Array.from(w.dataSync())).toEqual([1, -2, 3]);
+    expect(Array.from(next.dataSync()).map((x) => Number(x.toFixed(5)))).toEqual([0.9, -2.1, 2.9]);
+    tf.dispose([w, snapshot, g, m, v, next, nextM, nextV]);
+  });
+
   test('step 0 rejected', async () => {
     await tf.setBackend('wasm');
     const w = tf.zeros([2]);

@@ -263,6 +263,29 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* adamInPlace(heap, count, wOffset, gOffset, mOffset, vOffset, learningRate, beta1, beta2, epsilon, weightDecay,
+ *             firstCorrection, secondCorrection): adam written over w, m and v. */
+static napi_value adam_in_place(napi_env env, napi_callback_info info) {
+  call_args call;
+  int64_t count;
+  heap_range g, states[3];
+  mcm_adam_settings s;
+  if (!begin(&call, env, info, "adamInPlace", 13,
+             "heap, count, wOffset, gOffset, mOffset, vOffset, learningRate, beta1, beta2, epsilon, weightDecay, "
+             "firstCorrection, secondCorrection") ||
+      !size_arg(&call, 1, "count", &count) || !range_arg(&call, 2, "w", count, &states[0]) || !range_arg(&call, 3, "g", count, &g) ||
+      !range_arg(&call, 4, "m", count, &states[1]) || !range_arg(&call, 5, "v", count, &states[2]) ||
+      !disjoint(&call, states, 3, &g, 1) || !number_arg(&call, 6, "learningRate", &s.learning_rate) ||
+      !number_arg(&call, 7, "beta1", &s.beta1) || !number_arg(&call, 8, "beta2", &s.beta2) ||
+      !number_arg(&call, 9, "epsilon", &s.epsilon) || !number_arg(&call, 10, "weightDecay", &s.weight_decay) ||
+      !number_arg(&call, 11, "firstCorrection", &s.first_correction) ||
+      !number_arg(&call, 12, "secondCorrection", &s.second_correction)) {
+    return NULL;
+  }
+  mcm_adam_in_place(count, &s, states[0].data, g.data, states[1].data, states[2].data);
+  return NULL;
+}
+
 /* Reads the attention layout from arguments 1 to 7: batch, length, heads, headSize, scale,
  * maskBatchStride, maskRowStride (the strides are 0 for the backward pass). */
 static bool attention_shape_args(call_args *call, mcm_attention_shape *s) {
@@ -374,6 +397,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_default, NULL},
+      {"adamInPlace", NULL, adam_in_place, NULL, NULL, NULL, napi_default, NULL},
       {"attentionForward", NULL, attention_forward, NULL, NULL, NULL, napi_default, NULL},
       {"attentionBackward", NULL, attention_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},

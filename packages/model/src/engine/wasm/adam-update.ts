@@ -26,16 +26,18 @@ export interface AdamAttributes {
  * Applies one Adam (or AdamW) update of a float32 variable in a single pass over the wasm
  * heap and returns [variable, first moment, second moment]. tfjs composes the same update
  * from about a dozen kernels per variable, and for the small tensors of a transformer layer
- * the cost of launching them exceeds the arithmetic.
+ * the cost of launching them exceeds the arithmetic. The update is written over the inputs
+ * when `canUpdateInPlace` allows it.
  */
 export function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as BackendWasm;
   const { variable, gradient, first, second, size } = checkAdamInputs(args);
   const { learningRate, beta1, beta2, epsilon, weightDecay, firstCorrection, secondCorrection } = readAdamAttributes(args);
 
-  const outVariable = backend.makeOutput(variable.shape, 'float32');
-  const outFirst = backend.makeOutput(variable.shape, 'float32');
-  const outSecond = backend.makeOutput(variable.shape, 'float32');
+  const inPlace = canUpdateInPlace(backend, { variable, gradient, first, second, size }, args);
+  const outVariable = inPlace ? shareOutput(backend, variable) : backend.makeOutput(variable.shape, 'float32');
+  const outFirst = inPlace ? shareOutput(backend, first) : backend.makeOutput(variable.shape, 'float32');
+  const outSecond = inPlace ? shareOutput(backend, second) : backend.makeOutput(variable.shape, 'float32');
 
   // Views are taken after the allocations above, which can grow (and detach) the heap.
   const w = backend.typedArrayFromHeap(variable);
@@ -46,6 +48,7 @@ export function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
   const mOut = backend.typedArrayFromHeap(outFirst);
   const vOut = backend.typedArrayFromHeap(outSecond);
   const decay = learningRate * weightDecay;
+  // Element i is read before it is written, so the loop is also correct in place.
   for (let i = 0; i < size; i++) {
     const gi = g[i]!;
     const mi = beta1 * m[i]! + (1 - beta1) * gi;
@@ -55,6 +58,27 @@ export function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
     wOut[i] = w[i]! - (learningRate * (mi / firstCorrection)) / (Math.sqrt(vi / secondCorrection) + epsilon) - decay * w[i]!;
   }
   return [outVariable, outFirst, outSecond];
+}
+
+/**
+ * Returns whether the update may be written over the variable and the moments: the caller
+ * allowed it (attribute inPlace), each is referenced by nothing else (backend reference
+ * count 1), and the gradient is none of them.
+ * Writing in place saves three allocations of the variable's size, 768 MB per step for a
+ * [1,000,000, 64] table, and leaves every other tensor's values as they were.
+ */
+export function canUpdateInPlace(backend: BackendWasm, inputs: AdamInputs, args: KernelArgs): boolean {
+  if (args.attrs?.inPlace !== true) return false;
+  const { variable, gradient, first, second } = inputs;
+  const states = [variable, first, second];
+  const distinct = new Set([...states, gradient].map((tensor) => tensor.dataId)).size === 4;
+  return distinct && states.every((tensor) => backend.refCount(tensor.dataId) === 1);
+}
+
+/** Returns `tensor` as a kernel output that shares its data (the caller writes into it). */
+export function shareOutput(backend: BackendWasm, tensor: tf.TensorInfo): tf.TensorInfo {
+  backend.incRef(tensor.dataId);
+  return { dataId: tensor.dataId, shape: tensor.shape, dtype: tensor.dtype };
 }
 
 /** Returns AdamUpdate's inputs, or throws unless all four are float32 of one size. */

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { WasmInternals } from './internals.ts';
 
@@ -9,7 +9,18 @@ import type { WasmInternals } from './internals.ts';
  */
 export function heapOffsets(backend: BackendWasm, tensors: tf.TensorInfo[]): { heap: ArrayBuffer; offsets: number[] } {
   const heap = (backend as unknown as WasmInternals).wasm.HEAPU8.buffer as ArrayBuffer;
-  return { heap, offsets: tensors.map((tensor) => backend.getMemoryOffset(tensor.dataId)) };
+  const offsets = tensors.map((tensor) => backend.getMemoryOffset(tensor.dataId));
+  offsets.forEach((offset, i) => {
+    // tfjs-backend-wasm 4.22 does not check malloc, which returns 0 when the heap is full.
+    const shape = tensors[i]!.shape;
+    if (offset === 0 && tf.util.sizeFromShape(shape) > 0) {
+      throw new Error(
+        `the wasm heap is full (${heap.byteLength} bytes; its limit is 4 GiB): a tensor of shape [${shape}] got no memory. ` +
+          'Use a smaller batch, a sampled softmax (fewer candidates) or a smaller vocabulary',
+      );
+    }
+  });
+  return { heap, offsets };
 }
 
 /** Throws unless every tensor is float32; `kernel` names the caller in the message. */
