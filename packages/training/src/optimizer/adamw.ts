@@ -58,7 +58,8 @@ export class AdamW {
     const { beta1, beta2, epsilon, weightDecay } = this.config;
     const t = this.updates + 1;
 
-    // adamUpdate is one kernel per variable on wasm (about a dozen when composed of tfjs ops).
+    // adamUpdate is one kernel per variable on wasm (about a dozen when composed of tfjs ops),
+    // which writes over the variable and its moments because they are assigned its results.
     tf.tidy(() => {
       for (const [name, gradient] of gradients) {
         const variable = this.variables.get(name);
@@ -68,7 +69,8 @@ export class AdamW {
         const g = gradientScale === 1 ? gradient : tf.mul(gradient, gradientScale);
 
         const decay = variable.rank >= 2 ? weightDecay : 0;
-        const [next, nextM, nextV] = adamUpdate(variable, g, m, v, { learningRate, beta1, beta2, epsilon, weightDecay: decay, step: t });
+        const settings = { learningRate, beta1, beta2, epsilon, weightDecay: decay, step: t, inPlace: true };
+        const [next, nextM, nextV] = adamUpdate(variable, g, m, v, settings);
         m.assign(nextM);
         v.assign(nextV);
         variable.assign(next);
