@@ -70,6 +70,7 @@ export function binaryLoss(head: TaskHead, scorer: CandidateScorer, labels: Int3
 
   const positive = head.scorePaired(scorer, labels); // [B]
   const negative = head.scorePaired(scorer, negatives); // [B]
-  const perRow = tf.neg(tf.add(tf.logSigmoid(positive), tf.logSigmoid(tf.neg(negative)))); // [B]
+  // -log sigmoid(x) = softplus(-x); tfjs 4.22's logSigmoid gradient fails inside variableGrads.
+  const perRow = tf.add(tf.softplus(tf.neg(positive)), tf.softplus(negative)); // [B]
   return tf.sum(tf.mul(perRow, tf.tensor1d(labelWeights(labels)))) as tf.Scalar;
 }

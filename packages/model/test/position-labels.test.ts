@@ -178,4 +178,19 @@ describe('the binary loss', () => {
     expect(actual.brand).toBeCloseTo(expected.brand!, 5);
     model.dispose();
   });
+
+  it('has gradients, so a training step runs', () => {
+    const config = tinyConfig({ readout: 'last-position', loss: 'binary' });
+    const model = CustomerModel.create(config, 11);
+    const batch = buildSequenceBatch(config, randomHistories(config, 4, 3));
+    const labels = { item: Int32Array.from([5, 0, 9, 2]), brand: Int32Array.from([3, 4, 0, 6]) };
+    const variables = [...model.variables.values()];
+    const { value, grads } = tf.variableGrads(() => tf.addN(Object.values(model.taskLosses(batch, labels, { training: true, random: new Random(1) }))) as tf.Scalar, variables);
+    expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+    const table = grads[model.variables.get('embedding/item')!.name]!;
+    expect(tf.tidy(() => tf.sum(tf.abs(table)).dataSync()[0]!)).toBeGreaterThan(0);
+    value.dispose();
+    for (const gradient of Object.values(grads)) gradient.dispose();
+    model.dispose();
+  });
 });
