@@ -14,7 +14,7 @@ export interface IngestLatencyOptions {
 /** How often the trainer's steps.jsonl is checked for its first line. */
 const POLL_MS = 20;
 
-/** Longest wait for the first step before the measurement fails. */
+/** Maximum wait for the first step before the measurement fails. */
 const FIRST_STEP_TIMEOUT_MS = 10 * 60_000;
 
 /**

@@ -174,8 +174,8 @@ export const NATIVE_KERNELS_VARIABLE = 'MCM_NATIVE_KERNELS';
 /**
  * One OpenBLAS thread, as many as the wasm backend uses in Node. The training step's
  * products are small (3,200 x 64 x 64). In bench:train on 2 cores, a second thread did not
- * shorten the step at a load average of 3.5 (108 against 100 ms per step) and nearly
- * doubled it at 6.5 (186 against 96 ms), because a product waits for its slowest thread.
+ * shorten the step at a load average of 3.5 (108 against 100 ms per step). At 6.5 it nearly
+ * doubled the step (186 against 96 ms), because a product waits for its slowest thread.
  * Data-parallel trainer processes, one per core, are the way to use more cores.
  */
 export const DEFAULT_THREADS = 1;
@@ -184,7 +184,8 @@ let cached: NativeKernelsLoad | undefined;
 
 /**
  * Loads the native kernel module once and sets its OpenBLAS thread count. Returns the reason
- * instead when it is switched off or was not built; it never throws for a missing module.
+ * instead when it is switched off, not built or fails to load. It throws only for an
+ * invalid MCM_NATIVE_KERNELS value.
  */
 export function loadNativeKernels(): NativeKernelsLoad {
   cached ??= load();

@@ -11,7 +11,7 @@ import { canRunNative, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD } from './wasm-ke
  *   context_h     = (probabilities * keep) v_h,  returned as [batch, length, hidden]
  *
  * `mask` is additive (0 where a query may attend to a key, a large negative number where
- * it may not) and broadcasts to [batch, heads, length, length]. `keep`, when given, holds
+ * it may not) and broadcasts to [batch, heads, length, length]. `keep`, when given, contains
  * the dropout multipliers of the probabilities (0, or 1 / (1 - rate)) as
  * [batch, heads, length, length]. Gradients flow to q, k and v only.
  *

@@ -1,5 +1,5 @@
 /* Scaled dot-product attention over heads laid out side by side in [batch, length, hidden]
- * rows, so that no head has to be transposed out: head h of sequence b is the [length,
+ * rows, so that no head has to be transposed out. Head h of sequence b is the [length,
  * head_size] block at column h * head_size, with a row stride of hidden. */
 #include <math.h>
 #include <stdlib.h>

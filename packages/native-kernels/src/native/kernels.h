@@ -55,10 +55,10 @@ void mcm_adam(int64_t count, const mcm_adam_settings *settings, const float *w, 
 /* mcm_adam written over w, m and v (each element read before it is written); g is separate. */
 void mcm_adam_in_place(int64_t count, const mcm_adam_settings *settings, float *w, const float *g, float *m, float *v);
 
-/* Layout of multi-head attention: q, k, v and the context are [batch, length, heads * head_size]
- * with head h in columns h * head_size onwards; probabilities are [batch, heads, length, length];
- * the additive mask row of query i in sequence b starts at b * mask_batch_stride + i * mask_row_stride
- * (a stride of 0 shares one row or one sequence's rows). */
+/* Layout of multi-head attention. q, k, v and the context are [batch, length, heads * head_size]
+ * with head h in columns h * head_size onwards. Probabilities are [batch, heads, length, length].
+ * The additive mask row of query i in sequence b starts at b * mask_batch_stride + i * mask_row_stride,
+ * and a stride of 0 shares one row or one sequence's rows. */
 typedef struct {
   int64_t batch;
   int64_t length;

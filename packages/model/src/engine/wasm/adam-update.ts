@@ -63,7 +63,7 @@ export function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
 /**
  * Returns whether the update may be written over the variable and the moments: the caller
  * allowed it (attribute inPlace), each is referenced by nothing else (backend reference
- * count 1), and the gradient is none of them.
+ * count 1), and the gradient is a different tensor.
  * Writing in place saves three allocations of the variable's size, 768 MB per step for a
  * [1,000,000, 64] table, and leaves every other tensor's values as they were.
  */
