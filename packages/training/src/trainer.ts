@@ -23,6 +23,7 @@ import { StepLog } from './run-log.ts';
 import { createSampler, type BatchSampler } from './samplers/batch-sampler.ts';
 import './samplers/builtin-samplers.ts';
 import type { TaskWeights } from './task-loss.ts';
+import { ThroughputWindow } from './throughput-window.ts';
 import { NonFiniteLossError, trainStep, type StepFunction } from './train-step.ts';
 import type { TrainableModel } from './trainable-model.ts';
 
@@ -196,6 +197,7 @@ class TrainingSession {
   private progress!: TrainerProgress;
   private random!: Random;
   private lastCheckpointStep: number | null = null;
+  private readonly throughput = new ThroughputWindow();
 
   constructor(
     private readonly model: TrainableModel,
@@ -296,6 +298,7 @@ class TrainingSession {
     const sequencesPerSecond = sampled.examples.length / seconds;
     this.progress.sequences += sampled.examples.length;
     this.progress.trainingSeconds += seconds;
+    this.throughput.add(sampled.examples.length, seconds);
     parts.stepLog.append({
       step: this.step,
       epoch: sampled.epoch,
@@ -311,7 +314,7 @@ class TrainingSession {
 
     const fields: Record<string, string | number> = {};
     for (const [task, loss] of Object.entries(result.taskLosses)) fields[task] = loss.toFixed(3);
-    fields['seq/s'] = sequencesPerSecond.toFixed(1);
+    fields['seq/s'] = this.throughput.rate().toFixed(1);
     bar.update(this.step, fields);
   }
 
