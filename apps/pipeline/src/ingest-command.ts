@@ -21,12 +21,16 @@ export function registerIngestCommand(program: Command): void {
         'from the training period, and write per-customer feature sequences in shards plus manifest.json.',
     )
     .requiredOption('--config <file>', 'dataset config, a datasets/<name>.json file')
-    .requiredOption('--out <dir>', 'output directory; manifest.json, vocab/, shards/ and rejects.csv of an earlier run there are replaced')
+    .requiredOption(
+      '--out <dir>',
+      'output directory (created if missing). The new manifest.json, vocab/, shards/ and rejects.csv replace those of an earlier run ' +
+        'only when the ingest succeeds; a failed run leaves them as they were and writes its rejected rows to <out>/failed/rejects.csv',
+    )
     .option(
       '--data-root <dir>',
       'directory that the config\'s source paths are relative to (default: the MCM_DATA_ROOT environment variable)',
     )
-    .option('--memory-limit <size>', 'DuckDB memory limit such as 1GB or 512MB; beyond it DuckDB spills to <out>/.ingest-tmp', INGEST_DEFAULTS.memoryLimit)
+    .option('--memory-limit <size>', 'DuckDB memory limit such as 1GB or 512MB; beyond it DuckDB spills to <out>/.ingest-staging/spill', INGEST_DEFAULTS.memoryLimit)
     .option('--threads <n>', 'DuckDB worker threads (default: the number of CPU cores)', parsePositiveInteger)
     .addHelpText(
       'after',
@@ -34,7 +38,8 @@ export function registerIngestCommand(program: Command): void {
         '',
         'Rows with a missing customer, an unparseable time or a broken line are written',
         "to <out>/rejects.csv. The run fails when they exceed the config's",
-        'maxRejectFraction (default 0.01). Logs go to stderr, as JSON lines unless stderr',
+        'maxRejectFraction (default 0.01), and then keeps them in <out>/failed/rejects.csv.',
+        'Logs go to stderr, as JSON lines unless stderr',
         'is a terminal; MCM_LOG_LEVEL sets the level. A one-line JSON summary goes to stdout.',
       ].join('\n'),
     )

@@ -77,6 +77,9 @@ describe('ingest command', () => {
     }
     expect(help).toContain('MCM_DATA_ROOT');
     expect(help).toContain('maxRejectFraction (default 0.01)');
+    const unwrapped = help.replace(/\s+/g, ' ');
+    expect(unwrapped).toContain('replace those of an earlier run only when the ingest succeeds');
+    expect(unwrapped).toContain('writes its rejected rows to <out>/failed/rejects.csv');
   });
 
   it('ingests a config and prints a summary', async () => {

@@ -1,4 +1,3 @@
-import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, startProgress, type Logger } from '@mcm/common';
@@ -11,8 +10,9 @@ import { computeFingerprint } from './fingerprint.ts';
 import { writeManifest } from './manifest-builder.ts';
 import { assertRejectFraction, collectRejects, REJECT_FILE, writeRejectFile, type EventFile } from './rejects.ts';
 import { buildShardEvents, writeShards } from './shard-writer.ts';
-import { resolveSourceFiles, type SourceFile } from './source-files.ts';
+import { resolveSourceFiles, type ResolvedSources, type SourceFile } from './source-files.ts';
 import { buildKeptCustomersTable, buildOrderedEvents, buildSequencedTable, dropSequences, eventTimeRange, SEQUENCED_TABLE } from './sequences.ts';
+import { discardOutput, prepareOutput, publishOutput, type OutputPaths } from './output-directory.ts';
 import { manifestSplit, resolveCutoffs } from './split.ts';
 import { buildVocabularies } from './vocabulary.ts';
 
@@ -23,9 +23,6 @@ export const INGEST_DEFAULTS = {
   /** DuckDB parallelises scans, joins and sorts over every core it is given. */
   threads: availableParallelism(),
 } as const;
-
-/** Directory inside the output directory where DuckDB spills; removed when the ingest ends. */
-const SPILL_DIRECTORY = '.ingest-tmp';
 
 export interface IngestOptions {
   config: DatasetConfig;
@@ -46,6 +43,10 @@ export interface IngestOptions {
  * config and files give byte-identical output. Raises when a glob matches nothing, a
  * column is missing, the rejected fraction is above maxRejectFraction, or no valid
  * event remains.
+ *
+ * The output is written into a staging directory and replaces the previous output
+ * only when it is complete, so a failed run leaves the previous output as it was. The
+ * reject file of a failed run is kept in `<outDir>/failed/`, and the error names it.
  */
 export async function runIngest(options: IngestOptions): Promise<Manifest> {
   const { config, outDir } = options;
@@ -58,8 +59,36 @@ export async function runIngest(options: IngestOptions): Promise<Manifest> {
   const eventFiles: EventFile[] = sources.events.flatMap((files, position) => files.map((file) => ({ file, source: config.events[position]! })));
   const fingerprint = await computeFingerprint(config, [...eventFiles.map(({ file }) => file), ...sources.catalog]);
 
-  await clearPreviousOutput(outDir);
-  const session = await DuckDBSession.open({ memoryLimit, threads, temporaryDirectory: join(outDir, SPILL_DIRECTORY), logger });
+  const paths = await prepareOutput(outDir);
+  let manifest: Manifest;
+  try {
+    manifest = await writeOutput({ ...options, memoryLimit, threads }, paths, sources, eventFiles, fingerprint, logger);
+  } catch (error) {
+    const keptRejects = await discardOutput(paths);
+    logger.error({ err: error }, 'ingest failed');
+    throw keptRejects ? withRejectFileNote(error, paths.failedRejectFile) : error;
+  }
+
+  await publishOutput(paths);
+  logger.info(
+    { customers: manifest.customers, events: manifest.events, rejectedRows: manifest.rejectedRows, duplicateRows: manifest.duplicateRows, outDir },
+    'ingest finished',
+  );
+  return manifest;
+}
+
+/** Runs the ingest into the staging directory of `paths` and returns the manifest written there. */
+async function writeOutput(
+  options: IngestOptions & { memoryLimit: string; threads: number },
+  paths: OutputPaths,
+  sources: ResolvedSources,
+  eventFiles: EventFile[],
+  fingerprint: string,
+  logger: Logger,
+): Promise<Manifest> {
+  const { config, memoryLimit, threads } = options;
+  const outDir = paths.staging;
+  const session = await DuckDBSession.open({ memoryLimit, threads, temporaryDirectory: paths.spill, logger });
   try {
     const plan = planColumns(config);
 
@@ -72,8 +101,8 @@ export async function runIngest(options: IngestOptions): Promise<Manifest> {
     // 2. Count the rejects, write them out, and stop if there are too many.
     const rejects = await collectRejects(session, eventFiles, plan);
     const rejectFile = rejects.rejectedRows > 0 ? await writeRejectFile(session, outDir) : null;
-    if (rejects.rejectedRows > 0) logger.warn({ rejectedRows: rejects.rejectedRows, byReason: rejects.rejectsByReason, file: join(outDir, REJECT_FILE) }, 'rows rejected');
-    await assertRejectFraction(session, rejects, config, options.configSource, join(outDir, REJECT_FILE));
+    if (rejects.rejectedRows > 0) logger.warn({ rejectedRows: rejects.rejectedRows, byReason: rejects.rejectsByReason, file: join(paths.outDir, REJECT_FILE) }, 'rows rejected');
+    await assertRejectFraction(session, rejects, config, options.configSource, paths.failedRejectFile);
 
     // 3. Order each customer's events, drop duplicates, filter, truncate and split.
     const { duplicateRows, filteredEvents } = await buildOrderedEvents(session, config, plan);
@@ -97,7 +126,7 @@ export async function runIngest(options: IngestOptions): Promise<Manifest> {
     const shards = await writeShards(session, config.shards, config.features, outDir, logger);
 
     // 5. The manifest last, so that its presence marks a complete output.
-    const manifest = await writeManifest(
+    return await writeManifest(
       outDir,
       config,
       {
@@ -114,14 +143,6 @@ export async function runIngest(options: IngestOptions): Promise<Manifest> {
       vocabularySizes,
       { split: manifestSplit(config.split, cutoffs), shards, fingerprint, rejectFile },
     );
-    logger.info(
-      { customers: manifest.customers, events: manifest.events, rejectedRows: manifest.rejectedRows, duplicateRows, outDir },
-      'ingest finished',
-    );
-    return manifest;
-  } catch (error) {
-    logger.error({ err: error }, 'ingest failed');
-    throw error;
   } finally {
     await session.close();
   }
@@ -168,10 +189,12 @@ function noEventsError(loads: readonly FileLoad[], rowsRead: number, options: In
   );
 }
 
-/** Removes what an earlier ingest wrote into `outDir`, leaving any other file alone. */
-async function clearPreviousOutput(outDir: string): Promise<void> {
-  await mkdir(outDir, { recursive: true });
-  for (const entry of ['manifest.json', REJECT_FILE, 'vocab', 'shards', SPILL_DIRECTORY]) {
-    await rm(join(outDir, entry), { recursive: true, force: true });
-  }
+/**
+ * Adds to the message of an error after which the run's rejects were kept where they
+ * are. The error of a rejected fraction above the limit names the file already.
+ */
+function withRejectFileNote(error: unknown, rejectFile: string): unknown {
+  if (!(error instanceof Error) || error.message.includes(rejectFile)) return error;
+  error.message = `${error.message} The rows this run rejected are in ${rejectFile}.`;
+  return error;
 }

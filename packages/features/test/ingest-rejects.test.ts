@@ -100,10 +100,11 @@ describe('ingest rejects', () => {
     await expect(run).rejects.toThrow('1 of 3 rows (33.3%) were rejected (missing-customer 1)');
     await expect(run).rejects.toThrow('maxRejectFraction 0.01 (1.0%) of test config');
     await expect(run).rejects.toThrow('bad/missing-customer.csv:3 missing-customer (the customer column is empty)');
-    await expect(run).rejects.toThrow(`Every rejected row is in ${join(outDir, 'rejects.csv')}`);
+    await expect(run).rejects.toThrow(`Every rejected row is in ${join(outDir, 'failed', 'rejects.csv')}`);
     await expect(run).rejects.toThrow('raise maxRejectFraction in the config');
     // The reject file is there to inspect, but no manifest marks the output complete.
-    await expect(access(join(outDir, 'rejects.csv'))).resolves.toBeUndefined();
+    await expect(access(join(outDir, 'failed', 'rejects.csv'))).resolves.toBeUndefined();
+    await expect(access(join(outDir, 'rejects.csv'))).rejects.toThrow();
     await expect(access(join(outDir, 'manifest.json'))).rejects.toThrow();
   });
 
