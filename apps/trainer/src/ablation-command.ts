@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, type Logger } from '@mcm/common';
 import { INGEST_DEFAULTS, runIngest } from '@mcm/features';
 import { loadDatasetConfig, readManifest } from '@mcm/schema';
@@ -45,7 +46,7 @@ export function registerAblationCommand(program: Command): void {
     .requiredOption('--dataset <config>', 'dataset config: a name under datasets/ (e.g. ml-1m-5core) or a path to a .json file')
     .option('--budget <minutes>', 'training minutes per model; a per-task model (bert4rec, sasrec, mcm-single) splits them over its tasks unless --budget-per-task', positiveNumber, 5)
     .option('--budget-per-task', 'give each task of a per-task model the whole --budget, so its row trains tasks x budget minutes', false)
-    .option('--models <list>', `models to run, comma-separated, in table order (default: ${ABLATION_MODELS.join(',')})`, nameList, [...ABLATION_MODELS])
+    .addOption(new Option('--models <list>', 'models to run, comma-separated, in table order').argParser(nameList).default([...ABLATION_MODELS], ABLATION_MODELS.join(',')))
     .option('--tasks <list>', "tasks to train and report, comma-separated (default: the manifest's tasks)", nameList)
     .option('--data-root <dir>', 'directory the config\'s source paths are relative to (default: MCM_DATA_ROOT; for "synth" without either, the generator writes a dataset)')
     .option('--data <dir>', 'an ingest output directory to use instead of ingesting the dataset again')
@@ -65,6 +66,8 @@ export function registerAblationCommand(program: Command): void {
 
 /** Ingests the dataset when needed, trains and evaluates every model, and writes the tables. */
 export async function runAblation(options: AblationOptions): Promise<{ markdownPath: string; jsonPath: string; results: AblationResults }> {
+  const repeated = options.models.filter((model, index) => options.models.indexOf(model) !== index);
+  if (repeated.length > 0) throw new InvalidArgumentError(`--models names ${repeated.join(', ')} more than once; name each model once`);
   for (const model of options.models) {
     const variant = findModelVariant(model);
     if (!ABLATION_MODELS.includes(variant.name as (typeof ABLATION_MODELS)[number])) {
@@ -79,6 +82,12 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
 
   const dataDir = options.data === undefined ? await ingestDataset(configPath, datasetName, work, options, logger) : resolve(options.data);
   const manifest = await readManifest(dataDir);
+  if (manifest.dataset !== datasetName) {
+    throw new InvalidArgumentError(
+      `${dataDir} holds dataset "${manifest.dataset}" (its manifest.json), not "${datasetName}"; pass --dataset ${manifest.dataset}, or the ingest output of ${datasetName} as --data`,
+    );
+  }
+  const loadAtStart = loadavg()[0]!;
   const tasks = options.tasks ?? manifest.tasks;
 
   const rows: AblationRow[] = [];
@@ -93,7 +102,10 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
     const reports: MetricsReport[] = [];
     for (const run of runs) {
       logger.info({ model, tasks: run.tasks, budgetMinutes: budget }, 'ablation run started');
-      const report = await runTrainCommand(trainOptions(options, dataDir, join(work, 'runs', run.name), model, run.tasks, budget));
+      // The runs directory belongs to the ablation, so a repeated ablation starts each run afresh.
+      const runDir = join(work, 'runs', run.name);
+      await rm(runDir, { recursive: true, force: true });
+      const report = await runTrainCommand(trainOptions(options, dataDir, runDir, model, run.tasks, budget));
       logger.info({ model, tasks: run.tasks, ndcg10: Object.fromEntries(run.tasks.map((task) => [task, report.tasks[task]?.['ndcg@10']])) }, 'ablation run finished');
       reports.push(report);
     }
@@ -111,6 +123,7 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
     seed: options.seed,
     machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node.js ${process.version}`,
     wallSeconds: (performance.now() - started) / 1000,
+    loadAverage: { start: loadAtStart, end: loadavg()[0]! },
     createdAt: new Date().toISOString(),
     rows,
   };

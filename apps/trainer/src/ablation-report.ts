@@ -33,6 +33,8 @@ export interface AblationResults {
   seed: number;
   machine: string;
   wallSeconds: number;
+  /** One-minute load average of the machine when the first and after the last model ran. */
+  loadAverage?: { start: number; end: number };
   createdAt: string;
   rows: AblationRow[];
 }
@@ -56,7 +58,8 @@ export function formatAblationMarkdown(results: AblationResults): string {
   const lines = [
     `# Ablation on ${results.dataset}`,
     '',
-    'Reproduce every number of this page with:',
+    'Produced by the command below. Budgets are wall-clock minutes, so the steps each model gets, and with them the',
+    "numbers, vary with the machine's speed and load; the page records both.",
     '',
     `    ${results.command}`,
     '',
@@ -65,7 +68,9 @@ export function formatAblationMarkdown(results: AblationResults): string {
       `Budget ${results.budgetMinutes} training minutes per model` +
       (results.budgetPerTask ? ' and task (per-task models train one model per task, each for the whole budget)' : ' (per-task models share it among their tasks)') +
       `, seed ${results.seed}; ` +
-      `${results.machine}; the whole ablation took ${(results.wallSeconds / 60).toFixed(1)} minutes (${results.createdAt.slice(0, 10)}). ` +
+      `${results.machine}` +
+      (results.loadAverage === undefined ? '' : `, load average ${results.loadAverage.start.toFixed(1)} at the start and ${results.loadAverage.end.toFixed(1)} at the end`) +
+      `; the whole ablation took ${(results.wallSeconds / 60).toFixed(1)} minutes (${results.createdAt.slice(0, 10)}). ` +
       'The best NDCG@10 of each task is in bold.',
     '',
     `| ${header.join(' | ')} |`,

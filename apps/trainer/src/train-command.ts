@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { basename, join, resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger, writeJsonAtomic, type Logger } from '@mcm/common';
 import { addDashboardOptions, startCommandDashboard, type DashboardCommandOptions } from '@mcm/dashboard';
 import { CustomerModel, defaultModelOptions, initBackend, modelConfigFromManifest, type BackendPreference, type ModelConfig } from '@mcm/model';
@@ -25,7 +26,7 @@ import { baselineScorer, writeEvaluationReport, type MetricsReport } from './eva
 import { formatMetricsTable } from './metrics-table.ts';
 import { findModelVariant, MODEL_VARIANTS, type NeuralVariant } from './model-variants.ts';
 import { cutoffList, integerAtLeast, nameList, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
-import { readRunConfig, runConfigPath, type RunConfig } from './run-files.ts';
+import { metricsPath, readRunConfig, runConfigPath, type RunConfig } from './run-files.ts';
 
 /** The options of `train`, as commander parses them. */
 export interface TrainCommandOptions extends DashboardCommandOptions {
@@ -98,7 +99,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--clip-norm <norm>', 'global gradient-norm limit', positiveNumber, defaults.clipNorm)
     .option('--seed <seed>', 'seed of weights, dropout, shuffles and prefixes', integerAtLeast(0), defaults.seed)
     .option('--backend <backend>', 'tfjs backend: auto (fastest that loads), tensorflow, wasm or cpu', oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const), 'auto')
-    .option('--resume', 'continue the run in --out from its last checkpoint, with the options it was started with', false)
+    .option('--resume', 'continue the run in --out from its last checkpoint with the options it was started with; pass the same --data and --model, and only the budgets come from this command line', false)
     .option('--eval-every <steps>', 'steps between validation evaluations, each of which writes the last checkpoint', integerAtLeast(1), defaults.evalEvery)
     .option('--patience <evaluations>', 'validation evaluations without a better mean NDCG@10 before stopping early', integerAtLeast(1), defaults.patience)
     .option('--eval-max-examples <examples>', 'validation examples scored at each periodic evaluation (the final evaluation scores all)', integerAtLeast(1), defaults.evalMaxExamples)
@@ -106,7 +107,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--split <split>', 'split of the final evaluation: test or validation', oneOf(['test', 'validation'] as const), 'test')
     .addOption(new Option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included').argParser(cutoffList).default(defaults.ks, defaults.ks.join(',')))
     .option('--loss <loss>', "training loss: softmax (cross-entropy over the candidates) or binary (SASRec's original: one sampled negative per target; default: softmax)", oneOf(['softmax', 'binary'] as const))
-    .option('--mask-probability <share>', 'share of history events the Cloze objective of bert4rec and mcm-single masks, at least one per history', numberBetween(0, 1), TRAINING_DEFAULTS.maskProbability)
+    .option('--mask-probability <share>', 'share of history events the Cloze objective of bert4rec and mcm-single masks, in (0, 1], at least one per history; other models ignore it', maskShare, TRAINING_DEFAULTS.maskProbability)
     .option('--bucket-batches <batches>', 'batches sorted by history length together (0 turns length bucketing off)', integerAtLeast(0), defaults.bucketBatches)
     .option('--task-weights <list>', 'weights of the task losses, e.g. category=1,brand=0.5 (default: 1 each)')
     .option('--tasks <list>', "tasks to train, comma-separated (default: the manifest's tasks)", nameList)
@@ -118,6 +119,13 @@ export function addTrainOptions(command: Command): Command {
     .option('--dropout <rate>', `dropout rate in training (default: ${model.dropout})`, numberBetween(0, 0.99))
     .option('--max-length <events>', "longest history the model reads (default: the manifest's maxLength)", integerAtLeast(1))
     .addHelpText('after', '\nThe defaults and the reasons for them are listed in docs/training.md.');
+}
+
+/** Parses --mask-probability: a share in (0, 1], since a Cloze history needs a masked event to learn from. */
+function maskShare(value: string): number {
+  const share = Number(value);
+  if (!(share > 0 && share <= 1)) throw new InvalidArgumentError('must be a share in (0, 1], e.g. 0.2: the Cloze objective needs masked events to learn from');
+  return share;
 }
 
 /** The model configuration and training options of a run, as config.json stores them. */
@@ -167,6 +175,7 @@ async function trainAndEvaluate(options: TrainCommandOptions, hooks: TrainHooks)
   if (variant.kind === 'baseline' && hooks.createStepRunner !== undefined) {
     throw new Error(`--model ${variant.name} is a baseline, which has no training steps to distribute; run it with "nx run trainer:train"`);
   }
+  if (!options.resume) await refuseFinishedRun(runDir);
   const backend = await initBackend(options.backend);
   await mkdir(runDir, { recursive: true });
 
@@ -333,6 +342,22 @@ async function storedSetup(runDir: string, data: TrainingData, options: TrainCom
   };
   logger.info({ runDir, budgetMinutes: training.budgetMinutes, maxSteps: maxSteps ?? null }, 'resuming with the stored configuration; only the budgets come from this command line');
   return { modelConfig: stored.modelConfig, training };
+}
+
+/**
+ * Throws, before anything in `runDir` is written, when it already holds a run: a
+ * checkpoint or a metrics.json. Overwriting its config.json would make it neither
+ * resumable nor evaluable.
+ */
+async function refuseFinishedRun(runDir: string): Promise<void> {
+  const hasCheckpoint = existsSync(join(checkpointDir(runDir), 'last.json'));
+  if (!hasCheckpoint && !existsSync(metricsPath(runDir))) return;
+  const model = existsSync(runConfigPath(runDir)) ? (await readRunConfig(runDir)).model : 'unknown';
+  throw new Error(
+    `${runDir} already holds a run of model "${model}"` +
+      (hasCheckpoint ? ` with a checkpoint; pass --resume --model ${model} to continue it` : '') +
+      ', or choose a new --out (or delete the directory to start over)',
+  );
 }
 
 function runConfig(model: string, data: TrainingData, modelConfig: ModelConfig | null, training: StoredTraining | null): RunConfig {

@@ -21,7 +21,7 @@ beforeAll(async () => {
   dataDir = await temporaryDirectory('mcm-ablation-data-');
   const customers = plantedPatternCustomers(200, 5);
   const shards = [buildShard(customers, ['category', 'brand'])];
-  await writeDataset(dataDir, buildManifest('planted', PLANTED_VOCABULARIES, shards, 'planted-ablation'), shards);
+  await writeDataset(dataDir, buildManifest('synth', PLANTED_VOCABULARIES, shards, 'planted-ablation'), shards);
 });
 
 afterAll(async () => {
@@ -62,6 +62,17 @@ describe('trainer:ablation', () => {
     expect(markdown).toMatch(/\| sasrec \| \**\d\.\d{4}\** \| \d\.\d{4} \| \**\d\.\d{4}\** \| \d\.\d{4} \| \d+ \| [\d.]+ s \| wasm \|/);
   });
 
+  it('rejects data of another dataset and a model named twice', async () => {
+    const program = new Command('mcm-trainer').exitOverride();
+    registerAblationCommand(program);
+    await expect(program.parseAsync(['ablation', '--dataset', 'ml-1m', '--data', dataDir, '--budget', '0.01'], { from: 'user' })).rejects.toThrow(
+      /holds dataset "synth" \(its manifest.json\), not "ml-1m"; pass --dataset synth/,
+    );
+    await expect(program.parseAsync(['ablation', '--dataset', 'synth', '--data', dataDir, '--models', 'sasrec,mcm,sasrec'], { from: 'user' })).rejects.toThrow(
+      /--models names sasrec more than once/,
+    );
+  });
+
   it('marks the best NDCG@10 of each task and shows missing tasks', () => {
     const metrics = (ndcg: number, recall: number) => ({ examples: 10, 'ndcg@10': ndcg, 'recall@10': recall });
     const results: AblationResults = {
@@ -85,5 +96,6 @@ describe('trainer:ablation', () => {
     expect(markdown).toContain('| popularity | 0.1000 | 0.2000 | **0.5000** | 0.6000 | - | 0.5 s | wasm |');
     expect(markdown).toContain('| sasrec | **0.2500** | 0.4000 | n/a | n/a | 300 | 1.3 min | wasm |');
     expect(markdown).toContain('the whole ablation took 1.5 minutes (2026-12-05)');
+    expect(formatAblationMarkdown({ ...results, loadAverage: { start: 6.25, end: 2 } })).toContain('2 cores, load average 6.3 at the start and 2.0 at the end;');
   });
 });
