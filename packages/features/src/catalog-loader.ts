@@ -3,7 +3,7 @@ import type { Logger } from '@mcm/common';
 import type { CatalogSource, ItemMapCatalog, RowCatalog } from '@mcm/schema';
 import type { ColumnPlan } from './column-plan.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
-import { firstLine, openFileReader, READER_REJECTS_TABLE, READER_SCANS_TABLE } from './file-reader.ts';
+import { firstLine, isEmptyFile, openFileReader, READER_REJECTS_TABLE, READER_SCANS_TABLE } from './file-reader.ts';
 import type { SourceFile } from './source-files.ts';
 import { sqlString } from './sql.ts';
 
@@ -38,7 +38,8 @@ export async function loadCatalog(
     `CREATE TEMP TABLE catalog_rows (file_index INTEGER, record BIGINT, item_key VARCHAR${columns.map((column) => `, ${column}`).join('')})`,
   );
 
-  for (const file of files) {
+  const readable = await skipEmptyFiles(session, files, logger);
+  for (const file of readable) {
     if (catalog.kind === 'rows') await insertRowCatalogFile(session, catalog, file, plan);
     else await insertItemMapFile(session, catalog, file, plan);
   }
@@ -58,6 +59,26 @@ export async function loadCatalog(
   const load = { items, rowsWithoutKey: Number(counts.without_key), duplicateKeys: Number(counts.duplicates) };
   await logCatalogProblems(session, files, load, logger);
   return load;
+}
+
+/**
+ * Returns the catalog files that have content, logging each empty one. Raises when
+ * every file is empty, because the catalog features of every event would be missing.
+ */
+async function skipEmptyFiles(session: DuckDBSession, files: readonly SourceFile[], logger: Logger): Promise<SourceFile[]> {
+  const readable: SourceFile[] = [];
+  for (const file of files) {
+    if (await isEmptyFile(session, file)) logger.warn({ file: file.relativePath }, 'catalog file is empty; it contributes no items');
+    else readable.push(file);
+  }
+  if (readable.length === 0) {
+    const names = files.map((file) => file.relativePath).join(', ');
+    throw new Error(
+      `the catalog is empty: ${names} ${files.length === 1 ? 'has' : 'have'} no content (catalog.path). ` +
+        'Write the catalog again (an interrupted export or generator leaves it empty), or point catalog.path at another file',
+    );
+  }
+  return readable;
 }
 
 async function insertRowCatalogFile(session: DuckDBSession, catalog: RowCatalog, file: SourceFile, plan: ColumnPlan): Promise<void> {

@@ -2,7 +2,7 @@ import type { Logger } from '@mcm/common';
 import type { RowEventSource, SequenceEventSource } from '@mcm/schema';
 import type { ColumnPlan } from './column-plan.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
-import { openFileReader, READER_REJECTS_TABLE, READER_SCANS_TABLE, type FileReader, type ReadMode } from './file-reader.ts';
+import { isEmptyFile, openFileReader, READER_REJECTS_TABLE, READER_SCANS_TABLE, type FileReader, type ReadMode } from './file-reader.ts';
 import type { SourceFile } from './source-files.ts';
 import { sqlString } from './sql.ts';
 import { timeExpression } from './time-expression.ts';
@@ -28,6 +28,8 @@ export async function createRawEventsTable(session: DuckDBSession, plan: ColumnP
 export interface FileLoad {
   file: SourceFile;
   rows: number;
+  /** The file has no content at all: no bytes, or a compressed file of nothing. */
+  empty: boolean;
 }
 
 /**
@@ -44,10 +46,13 @@ export async function loadRowSource(
   onProgress: (percentDone: number) => void,
 ): Promise<FileLoad[]> {
   // An empty file has no header to describe, so it is left out of the read.
+  const empty = new Set<number>();
   for (const file of files) {
-    if (file.size === 0) logger.warn({ file: file.relativePath }, 'source file is empty; it contributes no events');
+    if (!(await isEmptyFile(session, file))) continue;
+    empty.add(file.index);
+    logger.warn({ file: file.relativePath }, 'source file is empty; it contributes no events');
   }
-  const readable = files.filter((file) => file.size > 0);
+  const readable = files.filter((file) => !empty.has(file.index));
 
   if (readable.length > 0) {
     const reader = await openFileReader(session, readable, source.format, source.csv);
@@ -56,9 +61,9 @@ export async function loadRowSource(
   }
 
   const rowsByFile = await countRowsByFile(session, files);
-  const loads = files.map((file) => ({ file, rows: rowsByFile.get(file.index) ?? 0 }));
+  const loads = files.map((file) => ({ file, rows: rowsByFile.get(file.index) ?? 0, empty: empty.has(file.index) }));
   for (const load of loads) {
-    if (load.rows === 0 && load.file.size > 0) {
+    if (load.rows === 0 && !load.empty) {
       logger.warn({ file: load.file.relativePath }, 'source file has no data rows (only a header, or every line is broken)');
     }
   }
@@ -148,7 +153,8 @@ export async function loadSequenceSource(
 
     const before = await countRawRows(session);
     await session.runWithProgress(sql, onProgress);
-    loads.push({ file, rows: (await countRawRows(session)) - before });
+    const rows = (await countRawRows(session)) - before;
+    loads.push({ file, rows, empty: rows === 0 && (await isEmptyFile(session, file)) });
   }
   return loads;
 }

@@ -219,6 +219,30 @@ async function openJsonLinesReader(session: DuckDBSession, files: readonly Sourc
   };
 }
 
+/** File name endings that DuckDB's readers decompress by default (compression 'auto'). */
+const COMPRESSED_ENDINGS = ['.gz', '.zst'];
+
+/**
+ * Returns whether a file has no content to read: it has no bytes, or it is compressed
+ * and decompresses to no line at all. A gzip file of nothing still has about 20 bytes,
+ * and DuckDB describes it as one column named "column0".
+ */
+export async function isEmptyFile(session: DuckDBSession, file: SourceFile): Promise<boolean> {
+  if (file.size === 0) return true;
+  if (!COMPRESSED_ENDINGS.some((ending) => file.relativePath.endsWith(ending))) return false;
+
+  const lines =
+    `read_csv(${sqlString(file.absolutePath)}, columns = {'line': 'VARCHAR'}, header = false, delim = E'\\x01', ` +
+    `quote = '', escape = '', auto_detect = false)`;
+  try {
+    const row = await session.row(`SELECT count(*) AS n FROM (SELECT 1 FROM ${lines} LIMIT 1)`);
+    return Number(row.n) === 0;
+  } catch {
+    // A file DuckDB cannot read is not empty; the read that follows reports it with its cause.
+    return false;
+  }
+}
+
 /** Wraps a table function call so that `src.ordinality` numbers its rows from 1 when `numbered`. */
 function numberedFrom(call: string, numbered: boolean): string {
   return numbered ? `(SELECT * FROM ${call} WITH ORDINALITY) AS src` : `${call} AS src`;

@@ -178,15 +178,15 @@ async function loadEvents(
 }
 
 function noEventsError(loads: readonly FileLoad[], rowsRead: number, options: IngestOptions): Error {
-  const files = loads.map((load) => `${load.file.relativePath} (${load.rows} rows)`).join(', ');
-  const reason =
-    rowsRead === 0
-      ? 'the source files contain no data rows (empty, or only a header)'
-      : 'no valid event remains after removing rejects and applying the filter';
-  return new Error(
-    `no events to write for ${options.configSource}: ${reason}. Files read under ${options.dataRoot}: ${files}. ` +
-      'Check the events path in the config and the data root, or lower the filter thresholds.',
-  );
+  const files = loads.map((load) => `${load.file.relativePath} (${load.empty ? 'empty' : `${load.rows} rows`})`).join(', ');
+  let reason = 'no valid event remains after removing rejects and applying the filter';
+  let hint = 'Check the events path in the config and the data root, or lower the filter thresholds.';
+  if (rowsRead === 0) reason = 'the source files contain no data rows (empty, or only a header)';
+  if (loads.every((load) => load.empty)) {
+    reason = loads.length === 1 ? 'the only source file is empty' : 'every source file is empty';
+    hint = 'Write the files again (an interrupted export or generator leaves them empty), or point the events path at other files.';
+  }
+  return new Error(`no events to write for ${options.configSource}: ${reason}. Files read under ${options.dataRoot}: ${files}. ${hint}`);
 }
 
 /**

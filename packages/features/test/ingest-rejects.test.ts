@@ -1,11 +1,20 @@
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { basicConfig, FIXTURES, ingest, temporaryDirectory } from './helpers.ts';
 
 /** Returns a config over one file of fixtures/bad that tolerates its rejects. */
 function badFileConfig(file: string, maxRejectFraction = 0.7): Record<string, unknown> {
   return basicConfig({ maxRejectFraction, split: { kind: 'fraction', train: 0.5, validation: 0.25 } }, `bad/${file}`);
+}
+
+/** Creates a data root with gzip files under events/: each name maps to its content, '' giving a gzip of nothing. */
+async function gzipDataRoot(files: Record<string, string>): Promise<string> {
+  const root = await temporaryDirectory('mcm-ingest-gzip-');
+  await mkdir(join(root, 'events'));
+  for (const [name, content] of Object.entries(files)) await writeFile(join(root, 'events', name), gzipSync(content));
+  return root;
 }
 
 async function readRejectFile(outDir: string): Promise<string[]> {
@@ -91,6 +100,34 @@ describe('ingest rejects', () => {
       'file,line,reason,raw',
       'multi/c.csv,3,missing-customer,",2024-01-03 10:00:00,view,p2,electronics.smartphone,acme"',
     ]);
+  });
+
+  it('fails on an empty gzip file alone', async () => {
+    const dataRoot = await gzipDataRoot({ 'events-00000.csv.gz': '' });
+    const run = ingest(basicConfig({}, 'events/*.csv.gz'), { dataRoot });
+
+    await expect(run).rejects.toThrow('no events to write for test config: the only source file is empty');
+    await expect(run).rejects.toThrow('events/events-00000.csv.gz (empty)');
+    await expect(run).rejects.toThrow('Write the files again');
+  });
+
+  it('skips an empty gzip file among others', async () => {
+    const events = await readFile(join(FIXTURES, 'basic/events.csv'), 'utf8');
+    const dataRoot = await gzipDataRoot({ 'events-00000.csv.gz': '', 'events-00001.csv.gz': events });
+
+    const { manifest } = await ingest(basicConfig({}, 'events/*.csv.gz'), { dataRoot });
+    const { manifest: plain } = await ingest(basicConfig());
+
+    expect(manifest.rowsRead).toBe(plain.rowsRead);
+    expect(manifest.events).toBe(plain.events);
+  });
+
+  it('fails on an empty catalog', async () => {
+    const events = await readFile(join(FIXTURES, 'basic/events.csv'), 'utf8');
+    const dataRoot = await gzipDataRoot({ 'events-00000.csv.gz': events, 'catalog.csv.gz': '' });
+    const config = basicConfig({ catalog: { path: 'events/catalog.csv.gz', itemKey: 'product_id' } }, 'events/events-*.csv.gz');
+
+    await expect(ingest(config, { dataRoot })).rejects.toThrow('the catalog is empty: events/catalog.csv.gz has no content (catalog.path)');
   });
 
   it('fails above maxRejectFraction', async () => {
