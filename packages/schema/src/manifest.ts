@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseIngestJson, readIngestFile, reingestAdvice } from './ingest-output-files.ts';
 
 /** Version of the ingest output layout; the trainer rejects other versions. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -71,10 +72,14 @@ export async function readManifest(dir: string): Promise<Manifest> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    throw new Error(`${path} not found: pass the output directory of "nx run pipeline:ingest" (it writes manifest.json)`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new Error(`${path} not found: pass the output directory of "nx run pipeline:ingest" (it writes manifest.json)`, { cause: error });
+    }
+    throw new Error(`${path} could not be read (${code ?? String(error)}); ${reingestAdvice(dir)}`, { cause: error });
   }
-  const parsed = manifestSchema.safeParse(JSON.parse(text));
+  const parsed = manifestSchema.safeParse(parseIngestJson(text, path, dir));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(
@@ -87,5 +92,6 @@ export async function readManifest(dir: string): Promise<Manifest> {
 /** Reads `<dir>/vocab/<feature>.json`: the value of each id (index 0 padding, 1 out-of-vocabulary). */
 export async function readVocabulary(dir: string, feature: string): Promise<string[]> {
   const path = join(dir, 'vocab', `${feature}.json`);
-  return JSON.parse(await readFile(path, 'utf8')) as string[];
+  const text = (await readIngestFile(path, dir)).toString('utf8');
+  return parseIngestJson(text, path, dir) as string[];
 }

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { readIngestFile } from './ingest-output-files.ts';
 
 /**
  * Binary layout of one shard of customers, written by the ingest and loaded by the
@@ -115,13 +116,20 @@ export function decodeShard(bytes: Uint8Array, source = 'shard'): ShardData {
   if (magic !== SHARD_MAGIC) {
     throw new Error(`${source}: not an mcm shard (magic "${magic}", expected "${SHARD_MAGIC}"); re-run the ingest`);
   }
+  if (bytes.length < 8) throw new Error(`${source}: the shard ends inside its header (${bytes.length} bytes), so it is truncated; re-run the ingest`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(4, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as {
-    customers: number;
-    events: number;
-    columns: ColumnEntry[];
-  };
+  if (8 + headerLength > bytes.length) {
+    throw new Error(`${source}: the shard header of ${headerLength} bytes runs past the end of the file, so the shard is truncated; re-run the ingest`);
+  }
+  let header: { customers: number; events: number; columns: ColumnEntry[] };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as typeof header;
+  } catch (error) {
+    throw new Error(`${source}: the shard header is not valid JSON (${(error as Error).message}), so the shard is damaged; re-run the ingest`, {
+      cause: error,
+    });
+  }
 
   // Copy each column into its own aligned buffer: a Node Buffer's byteOffset is not
   // always a multiple of 8, and typed arrays need aligned views.
@@ -166,9 +174,14 @@ export function decodeShard(bytes: Uint8Array, source = 'shard'): ShardData {
   };
 }
 
-/** Reads and parses one shard file. */
+/**
+ * Reads and parses one shard file. The ingest output directory in error messages is
+ * the parent of the `shards/` folder that contains the file.
+ */
 export async function readShard(path: string): Promise<ShardData> {
-  return decodeShard(await readFile(path), path);
+  const folder = dirname(path);
+  const outputDir = basename(folder) === 'shards' ? dirname(folder) : folder;
+  return decodeShard(await readIngestFile(path, outputDir), path);
 }
 
 function typedColumn(type: ColumnType, bytes: Uint8Array): Int32Array | Float64Array | Uint8Array {
