@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger, type Logger } from '@mcm/common';
-import { generate, PARAMETER_SPECS, resolveParameters, type ParameterName } from '@mcm/synth';
+import { generate, PARAMETER_SPECS, resolveParameters, type ParameterName, type SynthParameters } from '@mcm/synth';
 
 interface SynthOptions {
   out: string;
@@ -37,14 +37,7 @@ export function registerSynthCommand(program: Command): void {
     .option('--overwrite', 'replace an earlier generator output in --out (default: fail instead)')
     .addHelpText('after', parametersHelp())
     .action(async (options: SynthOptions) => {
-      const logger = createLogger('synth');
-      try {
-        await runSynth(options, logger);
-      } catch (error) {
-        // Invalid parameters and an occupied --out are the usual causes, and the message names the value and the fix.
-        logger.error({ error: (error as Error).message }, 'synth failed');
-        process.exitCode = 1;
-      }
+      await runSynth(options, createLogger('synth'));
     });
   command.showHelpAfterError();
 }
@@ -54,7 +47,7 @@ async function runSynth(options: SynthOptions, logger: Logger): Promise<void> {
   for (const name of FLAG_PARAMETERS) {
     if (options[name] !== undefined) overrides[name] = options[name];
   }
-  const parameters = resolveParameters(overrides);
+  const parameters = resolveWithHint(overrides, options.params);
 
   const started = performance.now();
   const summary = await generate({ parameters, outDir: options.out, overwrite: options.overwrite === true, logger });
@@ -84,11 +77,35 @@ async function readOverrides(path: string): Promise<Record<string, unknown>> {
     });
   }
 
-  const value: unknown = JSON.parse(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--params file ${path} is not valid JSON (${(error as Error).message}); write an object such as {"days": 30}`, { cause: error });
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new Error(`--params file ${path} must contain a JSON object of parameter names and values, e.g. {"days": 30}`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Resolves the generator parameters. The message of a value out of its range or of
+ * the wrong type gets the place to fix it: the parameter's flag, or the --params file.
+ */
+function resolveWithHint(overrides: Record<string, unknown>, paramsFile: string | undefined): SynthParameters {
+  try {
+    return resolveParameters(overrides);
+  } catch (error) {
+    const message = (error as Error).message;
+    const name = /^(\w+) must be /.exec(message)?.[1];
+    if (name === undefined) throw error;
+
+    const hasFlag = (FLAG_PARAMETERS as readonly string[]).includes(name);
+    const flag = `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+    const hint = hasFlag || paramsFile === undefined ? `pass ${flag} with a valid value` : `fix "${name}" in the --params file ${paramsFile}`;
+    throw new Error(`${message}; ${hint}`, { cause: error });
+  }
 }
 
 function parseNumber(value: string): number {

@@ -50,19 +50,34 @@ describe('synth command', () => {
   it('occupied --out fails unless --overwrite', async () => {
     const out = join(root, 'twice');
     await runCli('--out', out, '--customers', '50');
-    await runCli('--out', out, '--customers', '50');
-    expect(process.exitCode).toBe(1);
+    await expect(runCli('--out', out, '--customers', '50')).rejects.toThrow('--overwrite');
 
-    process.exitCode = undefined;
     await runCli('--out', out, '--customers', '60', '--overwrite');
     expect(process.exitCode).toBeUndefined();
     const summary = JSON.parse(await readFile(join(out, 'generator.json'), 'utf8'));
     expect(summary.counts.customers).toBe(60);
   });
 
-  it('invalid parameter fails with exit code 1', async () => {
-    await runCli('--out', join(root, 'invalid'), '--customers', '0');
-    expect(process.exitCode).toBe(1);
+  it('invalid parameter names its flag', async () => {
+    await expect(runCli('--out', join(root, 'invalid'), '--customers', '0')).rejects.toThrow(
+      'customers must be between 1 and 100000000 (customers), got 0; pass --customers with a valid value',
+    );
+  });
+
+  it('invalid --params value names the file', async () => {
+    const params = join(root, 'invalid-params.json');
+    await writeFile(params, JSON.stringify({ complementProbability: 2 }));
+
+    await expect(runCli('--out', join(root, 'invalid-params'), '--params', params)).rejects.toThrow(
+      `complementProbability must be between 0 and 1 (probability per trigger), got 2; fix "complementProbability" in the --params file ${params}`,
+    );
+  });
+
+  it('--params file that is not JSON names the file', async () => {
+    const params = join(root, 'broken.json');
+    await writeFile(params, '{"days": 30,');
+
+    await expect(runCli('--out', join(root, 'broken'), '--params', params)).rejects.toThrow(`--params file ${params} is not valid JSON (`);
   });
 
   it('non-numeric flag is rejected by the parser', async () => {

@@ -8,7 +8,7 @@ import { DuckDBSession } from './duckdb-session.ts';
 import { createRawEventsTable, loadRowSource, loadSequenceSource, type FileLoad } from './event-loader.ts';
 import { computeFingerprint } from './fingerprint.ts';
 import { writeManifest } from './manifest-builder.ts';
-import { assertRejectFraction, collectRejects, REJECT_FILE, writeRejectFile, type EventFile } from './rejects.ts';
+import { assertRejectFraction, collectRejects, writeRejectFile, type EventFile } from './rejects.ts';
 import { buildShardEvents, writeShards } from './shard-writer.ts';
 import { resolveSourceFiles, type ResolvedSources, type SourceFile } from './source-files.ts';
 import { buildKeptCustomersTable, buildOrderedEvents, buildSequencedTable, dropSequences, eventTimeRange, SEQUENCED_TABLE } from './sequences.ts';
@@ -65,13 +65,15 @@ export async function runIngest(options: IngestOptions): Promise<Manifest> {
     manifest = await writeOutput({ ...options, memoryLimit, threads }, paths, sources, eventFiles, fingerprint, logger);
   } catch (error) {
     const keptRejects = await discardOutput(paths);
-    logger.error({ err: error }, 'ingest failed');
+    // The caller reports the message; the stack is for debugging (MCM_LOG_LEVEL=debug).
+    logger.debug({ err: error }, 'ingest failed');
     throw keptRejects ? withRejectFileNote(error, paths.failedRejectFile) : error;
   }
 
   await publishOutput(paths);
+  const rejectFile = manifest.rejectFile === null ? null : join(outDir, manifest.rejectFile);
   logger.info(
-    { customers: manifest.customers, events: manifest.events, rejectedRows: manifest.rejectedRows, duplicateRows: manifest.duplicateRows, outDir },
+    { customers: manifest.customers, events: manifest.events, rejectedRows: manifest.rejectedRows, rejectFile, duplicateRows: manifest.duplicateRows, outDir },
     'ingest finished',
   );
   return manifest;
@@ -101,7 +103,7 @@ async function writeOutput(
     // 2. Count the rejects, write them out, and stop if there are too many.
     const rejects = await collectRejects(session, eventFiles, plan);
     const rejectFile = rejects.rejectedRows > 0 ? await writeRejectFile(session, outDir) : null;
-    if (rejects.rejectedRows > 0) logger.warn({ rejectedRows: rejects.rejectedRows, byReason: rejects.rejectsByReason, file: join(paths.outDir, REJECT_FILE) }, 'rows rejected');
+    if (rejects.rejectedRows > 0) logger.warn({ rejectedRows: rejects.rejectedRows, byReason: rejects.rejectsByReason }, 'rows rejected');
     await assertRejectFraction(session, rejects, config, options.configSource, paths.failedRejectFile);
 
     // 3. Order each customer's events, drop duplicates, filter, truncate and split.
