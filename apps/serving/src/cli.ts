@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { createLogger } from '@mcm/common';
+import { createLogger, runMain } from '@mcm/common';
 import type { BackendPreference } from '@mcm/model';
 import type { CheckpointKind } from '@mcm/training';
 import { exportRunToOnnx } from './export-onnx.ts';
@@ -129,9 +129,4 @@ function positiveNumber(value: string): number {
   return number;
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  createLogger('serving').error({ err: error }, 'serving failed to start');
-  process.exitCode = 1;
-}
+await runMain('mcm-serving', () => program.parseAsync(process.argv));

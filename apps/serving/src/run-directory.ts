@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ModelConfig } from '@mcm/model';
@@ -33,14 +33,30 @@ export interface ServingRun {
 export async function readServingRun(runDir: string, checkpointKind: CheckpointKind): Promise<ServingRun> {
   const absolute = resolve(runDir);
   const path = join(absolute, 'config.json');
+  const isDirectory = await stat(absolute).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+  if (!isDirectory) throw new Error(`run directory ${absolute} not found: pass the --out directory of "nx run trainer:train" as --run`);
+
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    throw new Error(`${path} not found: pass the --out directory of "nx run trainer:train" as --run`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'not found, so this is not a training run' : `could not be read (${code ?? String(error)})`;
+    throw new Error(`${path} ${reason}: pass the --out directory of "nx run trainer:train" as --run`, { cause: error });
   }
 
-  const parsed = runConfigSchema.safeParse(JSON.parse(text));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON (${(error as Error).message}); the run's config is damaged, so serve another run or train again`, {
+      cause: error,
+    });
+  }
+  const parsed = runConfigSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${path}: invalid run config at "${issue.path.join('.')}": ${issue.message}; was the run written by this version of mcm?`);

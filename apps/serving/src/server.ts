@@ -91,13 +91,14 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger('serving');
+  // The run directory first: a wrong --run fails at once, before the backend loads.
+  const run = await readServingRun(options.runDir, options.checkpoint ?? SERVING_DEFAULTS.checkpoint);
   const backend = await initBackend(options.backend ?? 'auto');
   const loader = await ModelLoader.create({
     engine: options.engine ?? SERVING_DEFAULTS.engine,
     onnxThreads: options.onnxThreads ?? SERVING_DEFAULTS.onnxThreads,
     logger,
   });
-  const run = await readServingRun(options.runDir, options.checkpoint ?? SERVING_DEFAULTS.checkpoint);
   logger.info(
     {
       run: run.runDir,
