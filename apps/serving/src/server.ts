@@ -12,6 +12,7 @@ import { ServingMetrics } from './metrics.ts';
 import { ModelLoader } from './model-loader.ts';
 import { ModelSlot } from './model-slot.ts';
 import { RawEventMapper } from './raw-event-mapper.ts';
+import { registerJsonBodyParser, unsupportedMediaTypeMessage } from './request-body.ts';
 import { registerRoutes, type RequestError } from './routes.ts';
 import { readServingRun, type ServingRun } from './run-directory.ts';
 import type { RequestLimits } from './schemas.ts';
@@ -214,6 +215,7 @@ async function buildApp(options: { logger: Logger; bodyLimit: number; metrics: S
     },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeSchemaError(errors[0] as unknown as SchemaError, dataVar)),
   }) as unknown as FastifyInstance;
+  registerJsonBodyParser(app);
 
   await app.register(swagger, {
     openapi: {
@@ -245,7 +247,8 @@ async function buildApp(options: { logger: Logger; bodyLimit: number; metrics: S
   app.setErrorHandler(async (error: FastifyError | RequestError, request, reply) => {
     const statusCode = error.statusCode ?? 500;
     if (statusCode < 500) {
-      return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message });
+      const message = 'code' in error && error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaTypeMessage(request.headers['content-type']) : error.message;
+      return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
     }
     // The message of an unexpected error may name files or internals, so it goes to the log only.
     request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');

@@ -265,7 +265,14 @@ describe('request validation', () => {
     { name: 'both histories', path: '/v1/top-k', body: () => ({ task: 'brand', customerId: customerId(), events: [{ item_id: 'i1', event_type: 'view' }] }), status: 400, message: /exactly one of "customerId".*or "events"/ },
     { name: 'no history', path: '/v1/embedding', body: () => ({}), status: 400, message: /exactly one of "customerId"/ },
     { name: 'unknown customer', path: '/v1/top-k', body: () => ({ task: 'brand', customerId: 'nobody' }), status: 404, message: /customer "nobody" not found in the ingested data of dataset "synth"/ },
-    { name: 'invalid JSON', path: '/v1/top-k', body: () => '{"task": "brand",', status: 400, message: /JSON/ },
+    { name: 'invalid JSON', path: '/v1/top-k', body: () => '{"task": "brand",', status: 400, message: /^the body is not valid JSON: / },
+    {
+      name: 'a __proto__ key',
+      path: '/v1/top-k',
+      body: () => '{"task": "brand", "customerId": "c1", "__proto__": {"admin": true}}',
+      status: 400,
+      message: /^the body contains a "__proto__" key, which is rejected/,
+    },
     { name: 'array body', path: '/v1/embedding', body: () => [], status: 400, message: /body must be of type object; got an array/ },
     { name: 'long customer id', path: '/v1/embedding', body: () => ({ customerId: 'c'.repeat(300) }), status: 400, message: /body\.customerId must be at most 256 characters long/ },
   ];
@@ -302,6 +309,18 @@ describe('request validation', () => {
   it('rejects an unsupported content type', async () => {
     const answer = await post('/v1/top-k', '<task>brand</task>', { 'content-type': 'application/xml' });
     expect(answer.status).toBe(415);
+    expect(answer.body.message).toBe(
+      'unsupported media type (Content-Type application/xml); send the body as JSON with the header Content-Type: application/json',
+    );
+  });
+
+  it('rejects a body without a content type', async () => {
+    // fetch sets no Content-Type for a byte array.
+    const response = await fetch(`${server.url}/v1/top-k`, { method: 'POST', body: new TextEncoder().encode('{"task": "brand"}') });
+    const body = (await response.json()) as { message: string };
+
+    expect(response.status).toBe(415);
+    expect(body.message).toBe('unsupported media type (no Content-Type header); send the body as JSON with the header Content-Type: application/json');
   });
 });
 
