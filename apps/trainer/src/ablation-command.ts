@@ -84,7 +84,7 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
   const manifest = await readManifest(dataDir);
   if (manifest.dataset !== datasetName) {
     throw new InvalidArgumentError(
-      `${dataDir} holds dataset "${manifest.dataset}" (its manifest.json), not "${datasetName}"; pass --dataset ${manifest.dataset}, or the ingest output of ${datasetName} as --data`,
+      `${dataDir} contains dataset "${manifest.dataset}" (its manifest.json), not "${datasetName}"; pass --dataset ${manifest.dataset}, or the ingest output of ${datasetName} as --data`,
     );
   }
   const loadAtStart = loadavg()[0]!;
@@ -160,7 +160,7 @@ async function ingestDataset(configPath: string, datasetName: string, work: stri
   return outDir;
 }
 
-/** The options of one `train` run, with the train command's own defaults for everything the ablation does not set. */
+/** Builds the options of one `train` run, with the train command's own defaults for everything the ablation does not set. */
 function trainOptions(options: AblationOptions, dataDir: string, out: string, model: string, tasks: string[], budget: number): TrainCommandOptions {
   const args = ['--data', dataDir, '--out', out, '--model', model, '--tasks', tasks.join(','), '--budget-minutes', String(budget)];
   args.push('--seed', String(options.seed), '--backend', options.backend);
@@ -171,7 +171,7 @@ function trainOptions(options: AblationOptions, dataDir: string, out: string, mo
   return command.opts<TrainCommandOptions>();
 }
 
-/** One table row from a model's runs: each task's metrics come from the run that trained it. */
+/** Builds a model's table row from its runs: each task's metrics come from the run that trained it. */
 function ablationRow(model: string, reports: readonly MetricsReport[], tasks: readonly string[]): AblationRow {
   const metrics: AblationRow['metrics'] = {};
   for (const task of tasks) {
@@ -191,7 +191,7 @@ function ablationRow(model: string, reports: readonly MetricsReport[], tasks: re
   };
 }
 
-/** The command line that reproduces the table, as printed above it. */
+/** Returns the command line that reproduces the table, as printed above it. */
 function ablationCommand(options: AblationOptions, datasetName: string): string {
   const parts = ['npx nx run trainer:ablation --', '--dataset', datasetName, '--budget', String(options.budget), '--seed', String(options.seed)];
   if (options.models.join(',') !== ABLATION_MODELS.join(',')) parts.push('--models', options.models.join(','));

@@ -18,7 +18,7 @@ export interface AblationRow {
   runs: Array<{ tasks: string[]; checkpoint: unknown; training: unknown }>;
 }
 
-/** What `<results>/<dataset>.json` holds. */
+/** The content of `<results>/<dataset>.json`. */
 export interface AblationResults {
   dataset: string;
   /** The command that reproduces every number. */
@@ -49,7 +49,7 @@ export async function writeAblationResults(dir: string, results: AblationResults
   return { markdownPath, jsonPath };
 }
 
-/** The Markdown page of an ablation: the command above the table, then one row per model. */
+/** Formats the Markdown page of an ablation: the command above the table, then one row per model. */
 export function formatAblationMarkdown(results: AblationResults): string {
   const { tasks } = results;
   const best = Object.fromEntries(tasks.map((task) => [task, Math.max(...results.rows.map((row) => row.metrics[task]?.['ndcg@10'] ?? -1))]));
@@ -82,7 +82,9 @@ export function formatAblationMarkdown(results: AblationResults): string {
       const metrics = row.metrics[task];
       const ndcg = metrics?.['ndcg@10'];
       const recall = metrics?.['recall@10'];
-      cells.push(ndcg === undefined ? 'n/a' : ndcg === best[task] ? `**${ndcg.toFixed(4)}**` : ndcg.toFixed(4));
+      let ndcgCell = ndcg === undefined ? 'n/a' : ndcg.toFixed(4);
+      if (ndcg !== undefined && ndcg === best[task]) ndcgCell = `**${ndcgCell}**`;
+      cells.push(ndcgCell);
       cells.push(recall === undefined ? 'n/a' : recall.toFixed(4));
     }
     cells.push(row.steps === 0 ? '-' : String(row.steps), formatSeconds(row.wallSeconds), row.backend);

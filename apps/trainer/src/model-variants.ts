@@ -5,7 +5,7 @@ import { CAUSAL_SAMPLER, CLOZE_SAMPLER, LAST_EVENT_SAMPLER, RANDOM_PREFIX_SAMPLE
  * A model the `--model` option can name. A `neural` variant is trained; a `baseline`
  * variant is counted from the training period and only evaluated.
  *
- * A neural variant's `input` says what it embeds: `all` features, or only the feature of
+ * A neural variant's `input` names what it embeds: `all` features, or only the feature of
  * the task it predicts (`task-feature`: item-level input for an item task, the category
  * sequence for a category task). A `perTask` variant trains one model per task, so a run
  * of it names exactly one task with `--tasks`; `trainer:ablation` runs one per task.

@@ -175,7 +175,7 @@ async function trainAndEvaluate(options: TrainCommandOptions, hooks: TrainHooks)
   if (variant.kind === 'baseline' && hooks.createStepRunner !== undefined) {
     throw new Error(`--model ${variant.name} is a baseline, which has no training steps to distribute; run it with "nx run trainer:train"`);
   }
-  if (!options.resume) await refuseFinishedRun(runDir);
+  if (!options.resume) await rejectFinishedRun(runDir);
   const backend = await initBackend(options.backend);
   await mkdir(runDir, { recursive: true });
 
@@ -345,16 +345,16 @@ async function storedSetup(runDir: string, data: TrainingData, options: TrainCom
 }
 
 /**
- * Throws, before anything in `runDir` is written, when it already holds a run: a
+ * Throws, before anything in `runDir` is written, when it already contains a run: a
  * checkpoint or a metrics.json. Overwriting its config.json would make it neither
  * resumable nor evaluable.
  */
-async function refuseFinishedRun(runDir: string): Promise<void> {
+async function rejectFinishedRun(runDir: string): Promise<void> {
   const hasCheckpoint = existsSync(join(checkpointDir(runDir), 'last.json'));
   if (!hasCheckpoint && !existsSync(metricsPath(runDir))) return;
   const model = existsSync(runConfigPath(runDir)) ? (await readRunConfig(runDir)).model : 'unknown';
   throw new Error(
-    `${runDir} already holds a run of model "${model}"` +
+    `${runDir} already contains a run of model "${model}"` +
       (hasCheckpoint ? ` with a checkpoint; pass --resume --model ${model} to continue it` : '') +
       ', or choose a new --out (or delete the directory to start over)',
   );

@@ -66,7 +66,7 @@ describe('trainer:ablation', () => {
     const program = new Command('mcm-trainer').exitOverride();
     registerAblationCommand(program);
     await expect(program.parseAsync(['ablation', '--dataset', 'ml-1m', '--data', dataDir, '--budget', '0.01'], { from: 'user' })).rejects.toThrow(
-      /holds dataset "synth" \(its manifest.json\), not "ml-1m"; pass --dataset synth/,
+      /contains dataset "synth" \(its manifest.json\), not "ml-1m"; pass --dataset synth/,
     );
     await expect(program.parseAsync(['ablation', '--dataset', 'synth', '--data', dataDir, '--models', 'sasrec,mcm,sasrec'], { from: 'user' })).rejects.toThrow(
       /--models names sasrec more than once/,

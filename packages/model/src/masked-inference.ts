@@ -14,9 +14,9 @@ export function appendMaskEvent(config: ModelConfig, batch: SequenceBatch): Sequ
   const newLengths = new Int32Array(batchSize);
   const dropped = new Int32Array(batchSize); // oldest events left out of each row
   for (let b = 0; b < batchSize; b++) {
-    const kept = Math.min(lengths[b]!, config.maxLength - 1);
-    dropped[b] = lengths[b]! - kept;
-    newLengths[b] = kept + 1;
+    const keptEvents = Math.min(lengths[b]!, config.maxLength - 1);
+    dropped[b] = lengths[b]! - keptEvents;
+    newLengths[b] = keptEvents + 1;
   }
   let newLength = 0;
   for (const n of newLengths) newLength = Math.max(newLength, n);
@@ -27,10 +27,10 @@ export function appendMaskEvent(config: ModelConfig, batch: SequenceBatch): Sequ
     const out = new Int32Array(batchSize * newLength * width); // [B, T', width]
     const mask = maskTokenId(config, feature.name);
     for (let b = 0; b < batchSize; b++) {
-      const kept = newLengths[b]! - 1;
+      const keptEvents = newLengths[b]! - 1;
       const from = (b * length + dropped[b]!) * width;
-      out.set(ids.subarray(from, from + kept * width), b * newLength * width);
-      out[(b * newLength + kept) * width] = mask;
+      out.set(ids.subarray(from, from + keptEvents * width), b * newLength * width);
+      out[(b * newLength + keptEvents) * width] = mask;
     }
     features[feature.name] = { ids: out, width };
   }

@@ -22,8 +22,8 @@ interface CustomerEpochState extends SamplerState {
  * The skeleton of a sampler that makes one example per trainable customer and epoch:
  * each epoch visits the customers in a seeded shuffled order, and a pool of
  * `bucketBatches` batches is grouped by input length when bucketing is on. Subclasses
- * say how long a draw's input is and how draws become a batch; everything random about
- * an example comes from its draw's seed, so the state stays small and exact.
+ * define how long a draw's input is and how draws become a batch. Everything random
+ * about an example comes from its draw's seed, so the state stays small and exact.
  */
 export abstract class CustomerEpochSampler implements BatchSampler {
   abstract readonly name: string;
@@ -89,7 +89,7 @@ export abstract class CustomerEpochSampler implements BatchSampler {
     );
   }
 
-  /** The customer record of a draw. */
+  /** Returns the customer record of a draw. */
   protected record(draw: CustomerDraw): CustomerRecord {
     return this.data.customers[draw.customer]!;
   }
