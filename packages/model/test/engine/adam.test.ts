@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random } from '@mcm/common';
 import { adamUpdate, type AdamUpdateSettings } from '../../src/engine/adam.ts';
+import { linear } from '../../src/engine/ops.ts';
 import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.ts';
 import { expectClose, randomNormal, runOn, toTensor, useWasm, type HostTensor } from './helpers.ts';
 
@@ -23,6 +24,12 @@ function runUpdates(start: HostTensor, gradients: HostTensor[], settings: Omit<A
     state = adamUpdate(w, toTensor(gradient), m, v, { ...settings, step: index + 1 });
   }
   return state;
+}
+
+function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
 }
 
 // On wasm, AdamUpdate runs in the native module when it is built; both paths are tested.
@@ -99,6 +106,44 @@ describe.each([true, false])('adamUpdate against the cpu backend, native %s', (n
     expect(Array.from(w.dataSync())).toEqual([1, -2, 3]);
     expect(Array.from(next.dataSync()).map((x) => Number(x.toFixed(5)))).toEqual([0.9, -2.1, 2.9]);
     tf.dispose([w, snapshot, g, m, v, next, nextM, nextV]);
+  });
+
+  test('in place reaches later dense products', async () => {
+    const random = new Random(23);
+    const x = randomNormal(random, [6, 5]);
+    const kernel = randomNormal(random, [5, 3]);
+    const bias = randomNormal(random, [3]);
+    const kernelGradient = randomNormal(random, [5, 3]);
+    const biasGradient = randomNormal(random, [3]);
+    const settings = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: 1 };
+
+    // The product before the update makes the backend pack the kernel and bias (XNNPACK without
+    // the native module); the product after it must see the updated values.
+    const inPlace: boolean[] = [];
+    const update = () => {
+      // A variable is the only holder of its data once its initial tensor is gone, as in AdamW.
+      const variableOf = (host: HostTensor) => tf.tidy(() => tf.variable(toTensor(host)));
+      const w = variableOf(kernel);
+      const b = variableOf(bias);
+      const before = linear(toTensor(x), w as tf.Tensor2D, b as tf.Tensor1D);
+      for (const [variable, gradient] of [[w, kernelGradient], [b, biasGradient]] as const) {
+        const [next] = adamUpdate(variable, toTensor(gradient), tf.zerosLike(variable), tf.zerosLike(variable), { ...settings, inPlace: true });
+        inPlace.push(next!.dataId === variable.dataId);
+        variable.assign(next!);
+      }
+      const after = linear(toTensor(x), w as tf.Tensor2D, b as tf.Tensor1D);
+      const outputs = [before, after, tf.clone(w), tf.clone(b)];
+      tf.dispose([w, b]);
+      return outputs;
+    };
+    const expected = await runOn('cpu', update);
+    inPlace.length = 0;
+    const actual = await runOn('wasm', update);
+    expect(inPlace, 'written in place on wasm').toEqual([true, true]);
+    expect(maxDifference(actual[1]!.values, actual[0]!.values), 'the update changes the product').toBeGreaterThan(0.01);
+    for (const [index, name] of ['product before', 'product after', 'kernel', 'bias'].entries()) {
+      expectClose(actual[index]!, expected[index]!, TOLERANCE, name);
+    }
   });
 
   test('step 0 rejected', async () => {

@@ -1,6 +1,6 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { input, type KernelArgs } from './internals.ts';
+import { input, type KernelArgs, type WasmInternals } from './internals.ts';
 
 /** The inputs of AdamUpdate, checked, and the number of values in each. */
 export interface AdamInputs {
@@ -75,8 +75,24 @@ export function canUpdateInPlace(backend: BackendWasm, inputs: AdamInputs, args:
   return distinct && states.every((tensor) => backend.refCount(tensor.dataId) === 1);
 }
 
-/** Returns `tensor` as a kernel output that shares its data (the caller writes into it). */
+/**
+ * Returns `tensor` as a kernel output that shares its data, for a kernel that writes the
+ * output over it.
+ *
+ * tfjs-backend-wasm 4.22 packs the right operand and the bias of an XNNPACK product into an
+ * operator the first time it meets their tensor ids, caches the operator on those ids and
+ * frees it only when an id is disposed. A variable written in place keeps its id, so without
+ * more work every later product with it (a dense layer's forward pass) would read the packed
+ * copy of its old values. Disposing the id on the C side and registering it again at the
+ * same memory frees those operators and keeps the data.
+ */
 export function shareOutput(backend: BackendWasm, tensor: tf.TensorInfo): tf.TensorInfo {
+  const internals = backend as unknown as WasmInternals;
+  const record = internals.dataIdMap.get(tensor.dataId);
+  if (record === undefined) throw new Error(`AdamUpdate: tensor [${tensor.shape}] has no data on the wasm backend`);
+  internals.wasm.tfjs.disposeData(record.id);
+  internals.wasm.tfjs.registerTensor(record.id, tf.util.sizeFromShape(tensor.shape), record.memoryOffset);
+
   backend.incRef(tensor.dataId);
   return { dataId: tensor.dataId, shape: tensor.shape, dtype: tensor.dtype };
 }

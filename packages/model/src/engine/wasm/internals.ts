@@ -6,6 +6,8 @@ import type * as tf from '@tensorflow/tfjs-core';
  */
 export interface WasmInternals {
   dataIdNextNumber: number;
+  /** Each tensor's backend record: its id on the C side and its byte offset in the heap. */
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } | undefined };
   wasm: {
     HEAPU8: Uint8Array;
     _malloc: (bytes: number) => number;
