@@ -7,11 +7,16 @@
  *   npm run bench:train -- --variants engine,no-native,plain --steps 20
  *   npm run bench:train -- --items 100000 --sampled 1024
  *   npm run bench:train -- --ingest-latency
+ *   npm run bench:train -- --customer-model --rounds 2
  *
  * Model (the PyTorch reference's): item embedding and learned positions, post-LN blocks
  * with GELU (erf), last-position readout tied to the item embedding, full softmax (or a
  * sampled one with --sampled), Adam. Prints ms / step and sequences / s for each run, then
  * the ratio of PyTorch's fastest run to mcm's engine.
+ *
+ * `--customer-model` times the trainer's own step instead: `trainStep` of the real
+ * CustomerModel on random-prefix batches of a synthetic dataset, with the native module
+ * on and off. It has no PyTorch peer.
  */
 // The union package registers tfjs's gradient functions, which tfjs-core's Node bundle lacks.
 import '@tensorflow/tfjs';
@@ -36,6 +41,7 @@ import {
   slicedBatchMatMul,
 } from '@mcm/model';
 import { loadNativeKernels } from '@mcm/native-kernels';
+import { benchCustomerModelStep } from './bench-train/customer-model-step.ts';
 import { measureIngestToFirstStep } from './bench-train/ingest-latency.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -283,6 +289,10 @@ async function main(): Promise<void> {
       'batched-matmul': { type: 'boolean', default: false },
       'ingest-latency': { type: 'boolean', default: false },
       customers: { type: 'string', default: '2000' },
+      'customer-model': { type: 'boolean', default: false },
+      data: { type: 'string' },
+      rounds: { type: 'string', default: '1' },
+      'baseline-model': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -307,7 +317,17 @@ async function main(): Promise<void> {
         "  --batched-matmul      time the ways of running attention's batched products on wasm, then exit",
         '  --ingest-latency      time the ingest of a synthetic dataset plus the trainer up to its first',
         '                        optimizer step (the real commands, as separate processes), then exit',
-        '  --customers N         customers of the --ingest-latency dataset (default 2000)',
+        '  --customers N         customers of the synthetic dataset of --ingest-latency and --customer-model',
+        '                        (default 2000)',
+        "  --customer-model      time trainStep of the real CustomerModel (the trainer's step: default MCM model,",
+        '                        random-prefix batches of --batch, AdamW) with the native module on and off,',
+        '                        then exit. Uses --batch, --steps and --warmup',
+        '  --data DIR            with --customer-model, an ingest output to train on instead of a synthetic',
+        '                        dataset of --customers customers',
+        '  --rounds N            with --customer-model, runs per model and native setting (default 1)',
+        "  --baseline-model DIR  with --customer-model, also time the CustomerModel of DIR, another checkout's",
+        '                        packages/model/src inside this repository (e.g. out/before/packages/model/src),',
+        '                        alternating with this one',
       ].join('\n'),
     );
     return;
@@ -337,6 +357,19 @@ async function main(): Promise<void> {
   }
 
   const backend = await initBackend(values.backend as 'wasm');
+  if (values['customer-model']) {
+    await benchCustomerModelStep({
+      root: ROOT,
+      data: values.data,
+      customers: positiveInteger(values.customers, 'customers'),
+      batch: config.batch,
+      steps: config.steps,
+      warmup: config.warmup,
+      rounds: positiveInteger(values.rounds, 'rounds'),
+      baselineModel: values['baseline-model'],
+    });
+    return;
+  }
   if (values['batched-matmul']) {
     timeBatchedProducts(config);
     return;
