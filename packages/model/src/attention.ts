@@ -1,7 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { Dense } from './dense.ts';
 import type { Dropout } from './dropout.ts';
-import { matMul } from './engine/ops.ts';
+import { attention } from './engine/attention.ts';
 import type { ParameterStore } from './parameters.ts';
 
 /** Multi-head scaled dot-product self-attention. */
@@ -14,7 +14,7 @@ export class MultiHeadSelfAttention {
   constructor(
     store: ParameterStore,
     name: string,
-    private readonly hidden: number,
+    hidden: number,
     private readonly heads: number,
     initStd: number,
   ) {
@@ -25,23 +25,18 @@ export class MultiHeadSelfAttention {
   }
 
   /**
-   * x: [B, T, hidden]; mask: additive, broadcastable to [B, heads, T, T] (0 where a query
-   * may attend to a key, a large negative number where it may not). Returns [B, T, hidden].
+   * x: [B, T, hidden]; mask: additive, [B, 1, 1, T] or [B, 1, T, T] (0 where a query may
+   * attend to a key, a large negative number where it may not). Returns [B, T, hidden].
+   * The attention probabilities get dropout at `rate`, with multipliers drawn from `dropout`.
    */
   apply(x: tf.Tensor3D, mask: tf.Tensor4D, dropout: Dropout, rate: number): tf.Tensor3D {
     const [batchSize, length] = x.shape;
-    const headSize = this.hidden / this.heads;
+    const q = this.query.apply(x) as tf.Tensor3D; // [B, T, hidden], head h in columns h * hs .. (h + 1) * hs
+    const k = this.key.apply(x) as tf.Tensor3D;
+    const v = this.value.apply(x) as tf.Tensor3D;
 
-    const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batchSize, length, this.heads, headSize]), [0, 2, 1, 3]); // [B, h, T, hs]
-    const q = split(this.query.apply(x));
-    const k = split(this.key.apply(x));
-    const v = split(this.value.apply(x));
-
-    const logits = tf.add(tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(headSize)), mask); // [B, h, T, T]
-    const probabilities = dropout(tf.softmax(logits), rate);
-    const context = matMul(probabilities, v); // [B, h, T, hs]
-
-    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batchSize, length, this.hidden]); // [B, T, hidden]
-    return this.output.apply(merged) as tf.Tensor3D;
+    const keep = dropout.multipliers([batchSize, this.heads, length, length], rate) as tf.Tensor4D | undefined;
+    const context = attention(q, k, v, mask, this.heads, keep); // [B, T, hidden]
+    return this.output.apply(context) as tf.Tensor3D;
   }
 }

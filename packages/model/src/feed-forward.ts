@@ -1,8 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { Dense } from './dense.ts';
+import { gelu } from './engine/fused.ts';
 import type { ParameterStore } from './parameters.ts';
 
-/** The block's position-wise network: hidden -> ffnWidth -> GELU -> hidden. */
+/** The block's position-wise network: hidden -> ffnWidth -> GELU (exact, with erf) -> hidden. */
 export class FeedForward {
   private readonly inner: Dense;
   private readonly outer: Dense;
@@ -14,11 +15,7 @@ export class FeedForward {
 
   /** [B, T, hidden] -> [B, T, hidden] */
   apply(x: tf.Tensor3D): tf.Tensor3D {
-    return this.outer.apply(gelu(this.inner.apply(x))) as tf.Tensor3D;
+    const expanded = this.inner.apply(x); // [B, T, ffnWidth]
+    return this.outer.apply(gelu(expanded)) as tf.Tensor3D;
   }
-}
-
-/** Applies the exact GELU, x * Phi(x), computed with erf. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }

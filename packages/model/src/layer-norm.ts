@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { layerNorm } from './engine/fused.ts';
 import type { ParameterStore } from './parameters.ts';
 
 /** PyTorch's LayerNorm default; it keeps near-constant rows, such as padding positions, finite. */
@@ -14,12 +15,8 @@ export class LayerNorm {
     this.beta = store.constant(`${name}/beta`, [size], 0);
   }
 
-  /** [..., size] -> [..., size] */
+  /** [..., size] -> [..., size], through the engine's layerNorm (one kernel each way with the native module). */
   apply(x: tf.Tensor): tf.Tensor {
-    const mean = tf.mean(x, -1, true); // [..., 1]
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), -1, true); // [..., 1]
-    const normalized = tf.mul(centered, tf.rsqrt(tf.add(variance, EPSILON)));
-    return tf.add(tf.mul(normalized, this.gamma), this.beta);
+    return layerNorm(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, EPSILON);
   }
 }
