@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Random } from '@mcm/common';
 import type { LabelLayout, SequenceBatch, TaskLabels } from '@mcm/model';
 import { TRAINING_DEFAULTS } from './defaults.ts';
-import { computeMicroBatchGradients, planMicroBatches } from './micro-batches.ts';
+import { computeMicroBatchGradients, microBatches, planMicroBatches } from './micro-batches.ts';
 import type { AdamW } from './optimizer/adamw.ts';
 import type { SampledBatch } from './samplers/batch-sampler.ts';
 import type { TaskWeights } from './task-loss.ts';
@@ -191,14 +191,12 @@ export function disposeGradients(gradients: ReadonlyMap<string, tf.Tensor>): voi
  */
 export function trainStep(model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): StepResult {
   const maxCells = options.maxBatchCells ?? TRAINING_DEFAULTS.maxBatchCells;
-  // NOTE: micro-batches rebuild next-event labels from the examples, so a batch with
-  // per-position labels (Cloze, causal) always runs whole; keep its batch size x length^2
-  // within the heap (docs/training.md).
-  const runs = (sampled.labelLayout ?? 'next') === 'next' ? planMicroBatches(sampled.examples, maxCells) : [sampled.examples];
+  const runs = planMicroBatches(sampled.examples, maxCells);
+  const layout = sampled.labelLayout ?? 'next';
   const computed =
     runs.length <= 1
       ? computeGradients(model, sampled, { taskWeights: options.taskWeights, random: options.random })
-      : computeMicroBatchGradients(model, runs, Object.keys(sampled.batch.features), options.taskWeights, options.random);
+      : computeMicroBatchGradients(model, microBatches(sampled, runs, Object.keys(options.taskWeights)), layout, options.taskWeights, options.random);
   try {
     const update = applyGradients(optimizer, computed, {
       learningRate: options.learningRate,

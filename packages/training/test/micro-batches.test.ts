@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '@mcm/common';
+import { CustomerModel, modelConfigFromManifest } from '@mcm/model';
 import type { ExampleRef } from '../src/batch.ts';
-import { computeMicroBatchGradients, labelCounts, planMicroBatches } from '../src/micro-batches.ts';
+import { computeMicroBatchGradients, labelCounts, microBatches, planMicroBatches } from '../src/micro-batches.ts';
 import { AdamW } from '../src/optimizer/adamw.ts';
 import { createSampler } from '../src/samplers/batch-sampler.ts';
+import { CAUSAL_SAMPLER } from '../src/samplers/causal-sampler.ts';
+import { CLOZE_SAMPLER } from '../src/samplers/cloze-sampler.ts';
 import { RANDOM_PREFIX_SAMPLER } from '../src/samplers/random-prefix-sampler.ts';
 import '../src/samplers/builtin-samplers.ts';
 import { computeGradients, disposeGradients, trainStep } from '../src/train-step.ts';
@@ -58,7 +61,7 @@ describe('computeMicroBatchGradients', () => {
     const whole = computeGradients(model, sampled, { taskWeights: WEIGHTS, random: new Random(1) });
     const runs = planMicroBatches(sampled.examples, 60);
     expect(runs.length).toBeGreaterThan(2);
-    const parts = computeMicroBatchGradients(model, runs, ['category', 'brand'], WEIGHTS, new Random(1));
+    const parts = computeMicroBatchGradients(model, microBatches(sampled, runs, ['category', 'brand']), 'next', WEIGHTS, new Random(1));
 
     expect(parts.loss).toBeCloseTo(whole.loss, 5);
     expect(parts.taskLosses.category).toBeCloseTo(whole.taskLosses.category!, 5);
@@ -81,7 +84,7 @@ describe('computeMicroBatchGradients', () => {
     const wholeRandom = new Random(5);
     const partsRandom = new Random(5);
     disposeGradients(computeGradients(model, sampled, { taskWeights: WEIGHTS, random: wholeRandom }).gradients);
-    disposeGradients(computeMicroBatchGradients(model, planMicroBatches(sampled.examples, 60), ['category', 'brand'], WEIGHTS, partsRandom).gradients);
+    disposeGradients(computeMicroBatchGradients(model, microBatches(sampled, planMicroBatches(sampled.examples, 60), ['category', 'brand']), 'next', WEIGHTS, partsRandom).gradients);
     expect(partsRandom.getState()).toEqual(wholeRandom.getState());
     model.dispose();
   });
@@ -127,4 +130,45 @@ describe('labelCounts', () => {
   it('counts labels other than padding', () => {
     expect(labelCounts({ category: Int32Array.from([0, 2, 3]) }, ['category'])).toEqual({ category: 2 });
   });
+});
+
+describe('micro-batches with per-position labels', () => {
+  for (const sampler of [CAUSAL_SAMPLER, CLOZE_SAMPLER]) {
+    it(`${sampler}: update the weights as one batch does`, () => {
+      const data = fixtureData(plantedPatternCustomers(200, 5), PLANTED_VOCABULARIES);
+      const sampled = createSampler(sampler, data, { batchSize: 16, maxLength: 10, features: ['category', 'brand'], tasks: ['category', 'brand'], seed: 3, bucketBatches: 0 }).next();
+      expect(sampled.labelLayout).toBe('positions');
+      const config = modelConfigFromManifest(data.manifest, {
+        maxLength: 10,
+        hidden: 8,
+        layers: 1,
+        heads: 2,
+        ffnWidth: 16,
+        dropout: 0,
+        readout: 'last-position',
+        attention: sampler === CAUSAL_SAMPLER ? 'causal' : 'bidirectional',
+        maskToken: sampler === CLOZE_SAMPLER,
+      });
+
+      const results = [Infinity, 200].map((maxBatchCells) => {
+        const model = CustomerModel.create(config, 2);
+        const optimizer = new AdamW(model.variables, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
+        const step = trainStep(model, optimizer, sampled, { taskWeights: WEIGHTS, learningRate: 0.01, clipNorm: 1, random: new Random(1), step: 1, maxBatchCells });
+        const weights = model.getWeights();
+        optimizer.dispose();
+        model.dispose();
+        return { step, weights };
+      });
+
+      expect(planMicroBatches(sampled.examples, 200).length, 'the batch is cut').toBeGreaterThan(2);
+      const [whole, parts] = results;
+      expect(parts!.step.loss).toBeCloseTo(whole!.step.loss, 5);
+      expect(parts!.step.taskLosses.brand).toBeCloseTo(whole!.step.taskLosses.brand!, 5);
+      expect(parts!.step.gradientNorm).toBeCloseTo(whole!.step.gradientNorm, 5);
+      for (const [name, { values }] of Object.entries(whole!.weights)) {
+        const actual = parts!.weights[name]!.values;
+        for (let i = 0; i < values.length; i++) expect(actual[i], name).toBeCloseTo(values[i]!, 5);
+      }
+    });
+  }
 });
