@@ -8,6 +8,7 @@
  *   npm run bench:train -- --items 100000 --sampled 1024
  *   npm run bench:train -- --ingest-latency
  *   npm run bench:train -- --customer-model --rounds 2
+ *   npm run bench:train -- --mcm-vs-torch --steps 40
  *
  * Model (the PyTorch reference's): item embedding and learned positions, post-LN blocks
  * with GELU (erf), last-position readout tied to the item embedding, full softmax (or a
@@ -16,7 +17,8 @@
  *
  * `--customer-model` times the trainer's own step instead: `trainStep` of the real
  * CustomerModel on random-prefix batches of a synthetic dataset, with the native module
- * on and off. It has no PyTorch peer.
+ * on and off. `--mcm-vs-torch` times that step against the same model's step in PyTorch
+ * (scripts/bench/torch_mcm.py) on the same batches.
  */
 // The union package registers tfjs's gradient functions, which tfjs-core's Node bundle lacks.
 import '@tensorflow/tfjs';
@@ -42,6 +44,7 @@ import {
 } from '@mcm/model';
 import { loadNativeKernels } from '@mcm/native-kernels';
 import { benchCustomerModelStep } from './bench-train/customer-model-step.ts';
+import { compareMcmWithTorch } from './bench-train/mcm-vs-torch.ts';
 import { measureIngestToFirstStep } from './bench-train/ingest-latency.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -290,6 +293,7 @@ async function main(): Promise<void> {
       'ingest-latency': { type: 'boolean', default: false },
       customers: { type: 'string', default: '2000' },
       'customer-model': { type: 'boolean', default: false },
+      'mcm-vs-torch': { type: 'boolean', default: false },
       data: { type: 'string' },
       rounds: { type: 'string', default: '1' },
       'baseline-model': { type: 'string' },
@@ -322,8 +326,14 @@ async function main(): Promise<void> {
         "  --customer-model      time trainStep of the real CustomerModel (the trainer's step: default MCM model,",
         '                        random-prefix batches of --batch, AdamW) with the native module on and off,',
         '                        then exit. Uses --batch, --steps and --warmup',
-        '  --data DIR            with --customer-model, an ingest output to train on instead of a synthetic',
-        '                        dataset of --customers customers',
+        "  --mcm-vs-torch        time trainStep of the default CustomerModel (native module when built) and the",
+        '                        same model and step in PyTorch (scripts/bench/torch_mcm.py, once per',
+        '                        --torch-threads count) on the same random-prefix batches, then print',
+        "                        'ratio (pytorch / mcm sequences per second, MCM model)' against the faster",
+        '                        PyTorch run and exit. mcm runs before and after PyTorch and its rate is over',
+        '                        both runs. Uses --batch, --steps, --warmup, --customers and --data',
+        '  --data DIR            with --customer-model or --mcm-vs-torch, an ingest output to train on instead',
+        '                        of a synthetic dataset of --customers customers',
         '  --rounds N            with --customer-model, runs per model and native setting (default 1)',
         "  --baseline-model DIR  with --customer-model, also time the CustomerModel of DIR, another checkout's",
         '                        packages/model/src inside this repository (e.g. out/before/packages/model/src),',
@@ -357,6 +367,19 @@ async function main(): Promise<void> {
   }
 
   const backend = await initBackend(values.backend as 'wasm');
+  if (values['mcm-vs-torch']) {
+    await compareMcmWithTorch({
+      root: ROOT,
+      data: values.data,
+      customers: positiveInteger(values.customers, 'customers'),
+      batch: config.batch,
+      steps: config.steps,
+      warmup: config.warmup,
+      torchThreads: values['torch-threads'].split(',').map((text) => positiveInteger(text.trim(), 'torch-threads')),
+      python: findTorchPython(),
+    });
+    return;
+  }
   if (values['customer-model']) {
     await benchCustomerModelStep({
       root: ROOT,

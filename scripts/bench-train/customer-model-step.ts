@@ -110,7 +110,7 @@ export async function benchCustomerModelStep(options: CustomerModelBenchOptions)
 }
 
 /** Generates `customers` synthetic customers, ingests them with datasets/synth.json and returns the ingest output directory. */
-function synthesizeDataset(root: string, customers: number, work: string): string {
+export function synthesizeDataset(root: string, customers: number, work: string): string {
   const tsx = join(root, 'node_modules/.bin/tsx');
   const raw = join(work, 'raw');
   const data = join(work, 'data');
