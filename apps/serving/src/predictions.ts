@@ -1,5 +1,5 @@
 import type { SequenceBatch } from '@mcm/model';
-import { FIRST_VALUE_ID } from '@mcm/schema';
+import { FIRST_VALUE_ID, MISSING_VALUE } from '@mcm/schema';
 import type { ScoringModel } from './scoring-model.ts';
 
 /** One ranked candidate of a task. */
@@ -35,6 +35,18 @@ export function topK(scores: Float32Array, k: number, exclude: ReadonlySet<numbe
     if (best.length > k) best.pop();
   }
   return best;
+}
+
+/**
+ * Returns the ids top-K leaves out for a task whose id -> value table is `values`: the
+ * `seen` ids, plus the id of the placeholder that the ingest writes for an event without
+ * a value, which is never a useful recommendation.
+ */
+export function excludedCandidates(values: readonly string[], seen: ReadonlySet<number>): Set<number> {
+  const exclude = new Set(seen);
+  const missing = values.indexOf(MISSING_VALUE);
+  if (missing >= FIRST_VALUE_ID) exclude.add(missing);
+  return exclude;
 }
 
 /** Returns the customer embedding of a one-customer batch. */

@@ -3,7 +3,7 @@ import type { SequenceBatch } from '@mcm/model';
 import type { CustomerStore } from './customer-store.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { CheckpointInfo, ModelLease, ModelSlot } from './model-slot.ts';
-import { embedCustomer, historyValues, rankCandidates } from './predictions.ts';
+import { embedCustomer, excludedCandidates, historyValues, rankCandidates } from './predictions.ts';
 import type { RawEventMapper } from './raw-event-mapper.ts';
 import type { ServingRun } from './run-directory.ts';
 import {
@@ -112,8 +112,8 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
       assertReady(context);
       const { batch, history } = await resolveHistory(context, body);
       const task = run.modelConfig.tasks.find((candidate) => candidate.name === body.task)!;
-      const exclude = body.excludeSeen ? historyValues(batch, task.feature) : new Set<number>();
       const values = context.taskValues.get(task.name)!;
+      const exclude = excludedCandidates(values, body.excludeSeen ? historyValues(batch, task.feature) : new Set<number>());
 
       return withModel(context, async (lease) => ({
         task: task.name,

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustomerModel, type SequenceBatch } from '@mcm/model';
-import { FIRST_VALUE_ID, OOV_ID, readVocabulary } from '@mcm/schema';
+import { FIRST_VALUE_ID, MISSING_VALUE, OOV_ID, readVocabulary } from '@mcm/schema';
 import { buildBatch, checkpointDir, loadCheckpoint, loadTrainingData, type TrainingData } from '@mcm/training';
 import type { EngineName } from '../src/scoring-model.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
@@ -15,9 +15,12 @@ const servers = {} as Record<EngineName, RunningServer>;
 let data: TrainingData;
 let model: CustomerModel;
 let rawEvents: Map<string, RawEventRow[]>;
+/** Task -> id of the missing-value placeholder, which top-K never returns. */
+const missingIds = new Map<string, number>();
 
 beforeAll(async () => {
   run = await buildTinyRun();
+  for (const task of run.modelConfig.tasks) missingIds.set(task.name, (await readVocabulary(run.dataDir, task.name)).indexOf(MISSING_VALUE));
   for (const engine of ['onnx', 'tfjs'] as const) {
     servers[engine] = await startServer({
       runDir: run.runDir,
@@ -78,7 +81,7 @@ function modelOrdering(batch: SequenceBatch, task: string): Array<{ id: number; 
   const scores = tensor.dataSync() as Float32Array;
   tensor.dispose();
   const candidates: Array<{ id: number; score: number }> = [];
-  for (let id = FIRST_VALUE_ID; id < scores.length; id++) candidates.push({ id, score: scores[id]! });
+  for (let id = FIRST_VALUE_ID; id < scores.length; id++) if (id !== missingIds.get(task)) candidates.push({ id, score: scores[id]! });
   return candidates.sort((a, b) => b.score - a.score || a.id - b.id);
 }
 
@@ -196,7 +199,8 @@ describe.each(['onnx', 'tfjs'] as const)('top-k on %s', (engine) => {
     const answer = await ask('/v1/top-k', { task: 'product_line', k: 100, customerId: data.customers[0]!.id });
     expect(answer.status).toBe(200);
     const candidates = answer.body.candidates as Array<{ id: number }>;
-    expect(candidates.length).toBe(run.manifest.vocabularies.product_line! - FIRST_VALUE_ID);
+    const placeholders = missingIds.get('product_line')! >= FIRST_VALUE_ID ? 1 : 0;
+    expect(candidates.length).toBe(run.manifest.vocabularies.product_line! - FIRST_VALUE_ID - placeholders);
     expect(candidates.some((candidate) => candidate.id === OOV_ID)).toBe(false);
   });
 

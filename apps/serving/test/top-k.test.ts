@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { historyValues, topK } from '../src/predictions.ts';
+import { excludedCandidates, historyValues, topK } from '../src/predictions.ts';
 import { describeSchemaError } from '../src/validation-messages.ts';
 
 describe('topK', () => {
@@ -60,5 +60,13 @@ describe('describeSchemaError', () => {
       'body',
     );
     expect(message).toBe('body has unknown field "x"; allowed fields: task, k');
+  });
+});
+
+describe('excludedCandidates', () => {
+  it('adds the missing-value placeholder to the seen ids', () => {
+    const values = ['<pad>', '<oov>', 'shoes', '<missing>', 'hats'];
+    expect([...excludedCandidates(values, new Set([4]))].sort()).toEqual([3, 4]);
+    expect([...excludedCandidates(['<pad>', '<oov>', 'shoes'], new Set())]).toEqual([]);
   });
 });
