@@ -1,18 +1,18 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildManifest, buildShard, PLANTED_VOCABULARIES, plantedPatternCustomers, writeDataset } from '../../../packages/training/test/helpers/dataset-fixture.ts';
+import { temporaryDirectories } from './helpers/temporary-directories.ts';
 import { registerEvaluateCommand } from '../src/evaluate-command.ts';
 import type { MetricsReport } from '../src/evaluation-report.ts';
 import { registerTrainCommand } from '../src/train-command.ts';
 
 const TINY_MODEL = ['--hidden', '16', '--layers', '1', '--heads', '2', '--ffn', '32', '--max-length', '8', '--backend', 'wasm'];
-const directories: string[] = [];
+const directories = temporaryDirectories();
 let dataDir: string;
 
 /** Runs the trainer CLI in this process and returns what it printed to stdout. */
@@ -37,27 +37,21 @@ async function readMetrics(runDir: string): Promise<MetricsReport> {
   return JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8')) as MetricsReport;
 }
 
-async function temporaryDirectory(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  directories.push(dir);
-  return dir;
-}
-
 beforeAll(async () => {
   process.env.MCM_LOG_LEVEL = 'silent';
-  dataDir = await temporaryDirectory('mcm-cli-data-');
+  dataDir = await directories.create('mcm-cli-data-');
   const customers = plantedPatternCustomers(300, 9);
   const shards = [buildShard(customers.slice(0, 150), ['category', 'brand']), buildShard(customers.slice(150), ['category', 'brand'])];
   await writeDataset(dataDir, buildManifest('planted', PLANTED_VOCABULARIES, shards, 'planted-fingerprint'), shards);
 });
 
 afterAll(async () => {
-  for (const dir of directories) await rm(dir, { recursive: true, force: true });
+  await directories.removeAll();
 });
 
 describe('trainer CLI', () => {
   it('trains, evaluates, resumes and re-evaluates a run', async () => {
-    const runDir = await temporaryDirectory('mcm-cli-run-');
+    const runDir = await directories.create('mcm-cli-run-');
     const table = await runCli(['train', '--data', dataDir, '--out', runDir, '--max-steps', '20', '--eval-every', '10', ...TINY_MODEL]);
 
     expect(table).toContain('planted, test split: mcm vs popularity');
@@ -95,7 +89,7 @@ describe('trainer CLI', () => {
   });
 
   it('evaluates the popularity baseline without training', async () => {
-    const runDir = await temporaryDirectory('mcm-cli-popularity-');
+    const runDir = await directories.create('mcm-cli-popularity-');
     await runCli(['train', '--data', dataDir, '--out', runDir, '--model', 'popularity', '--backend', 'cpu']);
     const metrics = await readMetrics(runDir);
     expect(metrics.model).toBe('popularity');
@@ -105,7 +99,7 @@ describe('trainer CLI', () => {
   });
 
   it('rejects an unknown model, and a per-task model given several tasks', async () => {
-    const runDir = await temporaryDirectory('mcm-cli-unknown-');
+    const runDir = await directories.create('mcm-cli-unknown-');
     await expect(runCli(['train', '--data', dataDir, '--out', runDir, '--model', 'gru4rec'])).rejects.toThrow(
       /unknown model "gru4rec"; available: mcm, popularity, last-value, mcm-mtl, mcm-single, bert4rec, sasrec/,
     );
@@ -115,8 +109,8 @@ describe('trainer CLI', () => {
   });
 
   // Each baseline and ablation variant must learn the planted next-category rule, which
-  // popularity cannot; a variant that saw its label would also pass, which the masking
-  // tests of the model and the samplers rule out.
+  // popularity cannot learn. A variant that saw its label would also pass, so the masking
+  // tests of the model and the samplers rule that out.
   for (const [model, extra] of [
     ['sasrec', ['--tasks', 'category']],
     ['bert4rec', ['--tasks', 'category', '--mask-probability', '0.3']],
@@ -124,7 +118,7 @@ describe('trainer CLI', () => {
     ['mcm-mtl', []],
   ] as const) {
     it(`trains ${model} above popularity on the planted pattern`, async () => {
-      const runDir = await temporaryDirectory(`mcm-cli-${model}-`);
+      const runDir = await directories.create(`mcm-cli-${model}-`);
       await runCli(['train', '--data', dataDir, '--out', runDir, '--model', model, '--max-steps', '120', '--eval-every', '60', '--lr', '0.005', '--warmup-steps', '10', ...extra, ...TINY_MODEL]);
       const metrics = await readMetrics(runDir);
       expect(metrics.model).toBe(model);
@@ -135,7 +129,7 @@ describe('trainer CLI', () => {
   }
 
   it('rejects a decay without a step budget', async () => {
-    const runDir = await temporaryDirectory('mcm-cli-decay-');
+    const runDir = await directories.create('mcm-cli-decay-');
     await expect(runCli(['train', '--data', dataDir, '--out', runDir, '--decay', 'cosine', ...TINY_MODEL])).rejects.toThrow(/cosine decay needs a step budget: pass --max-steps/);
   });
 
