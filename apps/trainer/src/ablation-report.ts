@@ -65,12 +65,11 @@ export function formatAblationMarkdown(results: AblationResults): string {
     '',
     `${results.split} split, full ranking over every candidate of each task; examples per task: ` +
       `${tasks.map((task) => `${task} ${results.examples[task]?.toLocaleString('en-US') ?? 0}`).join(', ')}. ` +
-      `Budget ${results.budgetMinutes} training minutes per model` +
-      (results.budgetPerTask ? ' and task (per-task models train one model per task, each for the whole budget)' : ' (per-task models share it among their tasks)') +
-      `, seed ${results.seed}; ` +
-      `${results.machine}` +
-      (results.loadAverage === undefined ? '' : `, load average ${results.loadAverage.start.toFixed(1)} at the start and ${results.loadAverage.end.toFixed(1)} at the end`) +
-      `; the whole ablation took ${(results.wallSeconds / 60).toFixed(1)} minutes (${results.createdAt.slice(0, 10)}). ` +
+      `Budget: ${results.budgetMinutes} training ${results.budgetMinutes === 1 ? 'minute' : 'minutes'} per model` +
+      (results.budgetPerTask ? ' and task, since per-task models train one model per task, each for the whole budget. ' : ', which per-task models share among their tasks. ') +
+      `Seed ${results.seed}. Machine: ${results.machine}` +
+      (results.loadAverage === undefined ? '. ' : `, load average ${results.loadAverage.start.toFixed(1)} at the start and ${results.loadAverage.end.toFixed(1)} at the end. `) +
+      `The whole ablation took ${(results.wallSeconds / 60).toFixed(1)} minutes (${results.createdAt.slice(0, 10)}). ` +
       'The best NDCG@10 of each task is in bold.',
     '',
     `| ${header.join(' | ')} |`,

@@ -271,7 +271,7 @@ type StoredTraining = NonNullable<RunConfig['training']>;
 
 /** Builds the model configuration and training options of a new run from the command line and the manifest. */
 function freshSetup(options: TrainCommandOptions, data: TrainingData, variant: NeuralVariant, tasks: string[]): { modelConfig: ModelConfig; training: StoredTraining } {
-  // A task-feature variant embeds only the features its tasks predict, unless --features says otherwise.
+  // A task-feature variant embeds only the features its tasks predict, unless --features names others.
   const inputFeatures = options.features ?? (variant.input === 'task-feature' ? tasks : undefined);
   const modelConfig = modelConfigFromManifest(data.manifest, {
     ...variant.modelOptions,

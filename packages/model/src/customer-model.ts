@@ -30,7 +30,7 @@ export interface TaskLossOptions {
   labelLayout?: LabelLayout;
 }
 
-/** How a batch's labels are laid out; see `TaskLossOptions.labelLayout`. */
+/** The layout of a batch's labels; see `TaskLossOptions.labelLayout`. */
 export type LabelLayout = 'next' | 'positions';
 
 /** Options of `CustomerModel.scores`. */

@@ -106,9 +106,9 @@ function sliceRows(sampled: SampledBatch, first: number, count: number, tasks: r
 }
 
 /**
- * Computes the gradients of a batch as the sum over its micro-batches, each task's loss
+ * Computes the gradients of a batch as the sum over its micro-batches. Each task's loss is
  * weighted by the micro-batch's share of the batch's labels (labels that are not 0), so
- * that the sum equals the whole batch's mean loss and its gradient. Every micro-batch
+ * the sum equals the whole batch's mean loss and its gradient. Every micro-batch
  * starts from the generator state the whole batch would start from (dropout seeds and
  * sampled negatives do not depend on the batch size), and `random` ends where one
  * whole-batch pass leaves it.

@@ -13,7 +13,7 @@ export interface TrainableModel {
   /** Every variable, by stable name; the optimizer updates the trainable ones. */
   readonly variables: ReadonlyMap<string, tf.Variable>;
   /**
-   * Per-task mean cross-entropy of the labels, laid out as `labelLayout` says (default
+   * Per-task mean cross-entropy of the labels, laid out as `labelLayout` specifies (default
    * `next`: one per sequence); labels equal to 0 are ignored. Called inside gradient
    * code, so the returned scalars are tracked.
    */

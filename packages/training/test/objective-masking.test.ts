@@ -10,7 +10,7 @@ import '../src/samplers/builtin-samplers.ts';
 import { fixtureData, type FixtureCustomer, type FixtureEvent } from './helpers/dataset-fixture.ts';
 
 // Every training event of a customer has its own category (2 + its index) and brand
-// (2 + index mod 5); held-out events use categories from HELD_OUT up. A value in an input
+// (2 + index mod 5). Held-out events use categories from HELD_OUT up. A value in an input
 // therefore names the event it came from, so a label that leaks into the input shows.
 const HELD_OUT = 60;
 const VOCABULARIES = { category: 80, brand: 8 };
@@ -31,7 +31,7 @@ function options(overrides: Partial<SamplerOptions> = {}): SamplerOptions {
   return { batchSize: 8, maxLength: 16, features: ['category', 'brand'], tasks: ['category', 'brand'], seed: 3, bucketBatches: 2, ...overrides };
 }
 
-/** The category id of input position t of row b. */
+/** Returns the category id at input position t of row b. */
 function inputCategory(sampled: SampledBatch, b: number, t: number): number {
   return sampled.batch.features.category!.ids[b * sampled.batch.length + t]!;
 }
@@ -116,7 +116,7 @@ describe('the Cloze sampler', () => {
 describe('the causal sampler', () => {
   const data = fixtureData(customers(60), VOCABULARIES);
 
-  it('labels position t with event t + 1, which no input position up to t holds', () => {
+  it('labels each position with the next event', () => {
     const sampler = createSampler(CAUSAL_SAMPLER, data, options());
     for (let draw = 0; draw < 20; draw++) {
       const sampled = sampler.next();

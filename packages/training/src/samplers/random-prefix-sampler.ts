@@ -35,7 +35,7 @@ export class RandomPrefixSampler extends CustomerEpochSampler {
     };
   }
 
-  /** The draw's prefix length, uniform in 1..n-1 for n training events. */
+  /** Returns the draw's prefix length, uniform in 1..n-1 for n training events. */
   private prefixLength(draw: CustomerDraw): number {
     const record = this.record(draw);
     return 1 + new Random(draw.seed).int(record.trainEnd - record.start - 1);
