@@ -24,6 +24,8 @@ export interface AblationResults {
   /** The command that reproduces every number. */
   command: string;
   split: string;
+  /** Whether each customer's already-seen values were left out of the candidates; absent in older results (never left out). */
+  excludeSeen?: boolean;
   /** Task -> evaluation examples. */
   examples: Record<string, number>;
   tasks: string[];
@@ -63,7 +65,9 @@ export function formatAblationMarkdown(results: AblationResults): string {
     '',
     `    ${results.command}`,
     '',
-    `${results.split} split, full ranking over every candidate of each task; examples per task: ` +
+    `${results.split} split, full ranking over every candidate of each task` +
+      (results.excludeSeen === true ? " except the values the customer has already seen (--exclude-seen)" : '') +
+      '; examples per task: ' +
       `${tasks.map((task) => `${task} ${results.examples[task]?.toLocaleString('en-US') ?? 0}`).join(', ')}. ` +
       `Budget: ${results.budgetMinutes} training ${results.budgetMinutes === 1 ? 'minute' : 'minutes'} per model` +
       (results.budgetPerTask ? ' and task, since per-task models train one model per task, each for the whole budget. ' : ', which per-task models share among their tasks. ') +

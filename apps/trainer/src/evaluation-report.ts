@@ -22,6 +22,8 @@ export interface ReportInput {
   split: EvaluationSplit;
   ks: readonly number[];
   evalTargets: EvaluationTargets;
+  /** Whether each customer's already-seen values are left out of the candidates. */
+  excludeSeen: boolean;
   /** The model's longest history; evaluation histories are cut to it. */
   maxLength: number;
   features: readonly string[];
@@ -43,6 +45,7 @@ export interface MetricsReport {
   backend: string;
   split: EvaluationSplit;
   evalTargets: EvaluationTargets;
+  excludeSeen: boolean;
   ks: number[];
   checkpoint: { kind: string; step: number } | null;
   evaluation: { examples: number; customers: number; eventsWithoutHistory: number; laterEventsSkipped: number; seconds: number };
@@ -84,6 +87,7 @@ export async function writeEvaluationReport(input: ReportInput, logger: Logger):
       vocabularySizes,
       ks: input.ks,
       batchSize: TRAINING_DEFAULTS.evalBatchSize,
+      excludeSeen: input.excludeSeen,
       onProgress: (done) => progress.update(done),
     });
     progress.stop();
@@ -102,6 +106,7 @@ export async function writeEvaluationReport(input: ReportInput, logger: Logger):
     backend: input.backend,
     split: input.split,
     evalTargets: input.evalTargets,
+    excludeSeen: input.excludeSeen,
     ks: [...input.ks],
     checkpoint: input.checkpoint,
     evaluation: {

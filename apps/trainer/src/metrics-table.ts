@@ -9,6 +9,8 @@ export interface MetricsSummary {
   baselines: Record<string, Record<string, TaskMetrics>>;
   /** Cut-offs metrics.json holds; the table shows one of them. */
   ks?: number[];
+  /** Whether each customer's already-seen values were left out of the candidates. */
+  excludeSeen?: boolean;
 }
 
 /**
@@ -43,7 +45,8 @@ export function formatMetricsTable(summary: MetricsSummary, k = 10): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   const rule = `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`;
-  const title = `${summary.dataset}, ${summary.split} split: ${summary.model}${besidePopularity ? ' vs popularity' : ''}`;
+  const seen = summary.excludeSeen === true ? ', seen values excluded' : '';
+  const title = `${summary.dataset}, ${summary.split} split${seen}: ${summary.model}${besidePopularity ? ' vs popularity' : ''}`;
 
   const lines = [title, '', line(header), rule, ...rows.map(line)];
   const otherKs = (summary.ks ?? []).filter((cutoff) => cutoff !== k);

@@ -49,6 +49,7 @@ export interface TrainCommandOptions extends DashboardCommandOptions {
   patience: number;
   evalMaxExamples: number;
   evalTargets: EvaluationTargets;
+  excludeSeen: boolean;
   split: EvaluationSplit;
   k: number[];
   bucketBatches: number;
@@ -104,6 +105,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--patience <evaluations>', 'validation evaluations without a better mean NDCG@10 before stopping early', integerAtLeast(1), defaults.patience)
     .option('--eval-max-examples <examples>', 'validation examples scored at each periodic evaluation (the final evaluation scores all)', integerAtLeast(1), defaults.evalMaxExamples)
     .option('--eval-targets <which>', 'evaluation targets per customer: first (first event of the split) or all', oneOf(['first', 'all'] as const), defaults.evalTargets)
+    .option('--exclude-seen', "leave each customer's already-seen values of a task out of its candidates in validation and the final evaluation, as the published MovieLens protocols do", defaults.excludeSeen)
     .option('--split <split>', 'split of the final evaluation: test or validation', oneOf(['test', 'validation'] as const), 'test')
     .addOption(new Option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included').argParser(cutoffList).default(defaults.ks, defaults.ks.join(',')))
     .option('--loss <loss>', "training loss: softmax (cross-entropy over the candidates) or binary (SASRec's original: one sampled negative per target; default: softmax)", oneOf(['softmax', 'binary'] as const))
@@ -196,6 +198,7 @@ async function trainAndEvaluate(options: TrainCommandOptions, hooks: TrainHooks)
         split: options.split,
         ks,
         evalTargets: options.evalTargets,
+        excludeSeen: options.excludeSeen,
         maxLength: options.maxLength ?? data.manifest.maxLength,
         features: data.manifest.features.map((feature) => feature.name),
         tasks,
@@ -240,6 +243,7 @@ async function trainAndEvaluate(options: TrainCommandOptions, hooks: TrainHooks)
         split: options.split,
         ks,
         evalTargets: training.evalTargets,
+        excludeSeen: training.excludeSeen === true,
         maxLength: modelConfig.maxLength,
         features: training.features,
         tasks: Object.keys(training.taskWeights),
@@ -315,6 +319,7 @@ function freshSetup(options: TrainCommandOptions, data: TrainingData, variant: N
     evalMaxExamples: options.evalMaxExamples,
     evalBatchSize: TRAINING_DEFAULTS.evalBatchSize,
     evalTargets: options.evalTargets,
+    excludeSeen: options.excludeSeen,
   };
   return { modelConfig, training };
 }

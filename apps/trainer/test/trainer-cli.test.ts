@@ -95,7 +95,15 @@ describe('trainer CLI', () => {
     expect(metrics.model).toBe('popularity');
     expect(metrics.tasks).toEqual(metrics.baselines.popularity);
     expect(metrics.checkpoint).toBeNull();
+    expect(metrics.excludeSeen).toBe(false);
     expect(existsSync(join(runDir, 'checkpoints'))).toBe(false);
+
+    const table = await runCli(['evaluate', '--run', runDir, '--exclude-seen', '--backend', 'cpu']);
+    expect(table).toContain('planted, test split, seen values excluded: popularity');
+    const unseen = await readMetrics(runDir);
+    expect(unseen.excludeSeen).toBe(true);
+    // The planted customers repeat categories, so leaving seen values out must change the numbers.
+    expect(unseen.tasks.category!['ndcg@10']).not.toBeCloseTo(metrics.tasks.category!['ndcg@10']!, 6);
   });
 
   it('rejects an unknown model, and a per-task model given several tasks', async () => {

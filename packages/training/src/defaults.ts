@@ -64,6 +64,12 @@ export const TRAINING_DEFAULTS = {
   ks: [10] as number[],
   /** Choice of the validation or test events that become evaluation targets (docs/evaluation.md). */
   evalTargets: 'first' as EvaluationTargets,
+  /**
+   * Whether evaluation leaves out the values a customer has already seen. Off: customers
+   * buy the same category and brand again, so a repeat is a right answer. The MovieLens
+   * benchmarks turn it on, since nobody rates a movie twice.
+   */
+  excludeSeen: false,
 };
 
 export type LearningRateDecay = 'constant' | 'cosine' | 'linear';

@@ -59,6 +59,8 @@ export interface TrainerOptions {
   evalMaxExamples: number;
   evalBatchSize: number;
   evalTargets: EvaluationTargets;
+  /** Validation leaves out the values each customer has already seen (see EvaluateOptions.excludeSeen). */
+  excludeSeen?: boolean;
   resume: boolean;
   /** Everything else worth recording in checkpoints (backend, CLI options). */
   extra?: Record<string, unknown>;
@@ -332,6 +334,7 @@ class TrainingSession {
         vocabularySizes: options.vocabularySizes,
         ks: [PRIMARY_K],
         batchSize: options.evalBatchSize,
+        excludeSeen: options.excludeSeen === true,
       });
       const score = meanNdcg(metrics, PRIMARY_K);
       improved = this.progress.bestValidationNdcg === null || score > this.progress.bestValidationNdcg;

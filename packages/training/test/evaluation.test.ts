@@ -99,6 +99,29 @@ describe('baselines', () => {
     expect(metrics['mrr@3']).toBeCloseTo(1 / 2 / 3, 12);
   });
 
+  it('excludes every value seen before the target, also beyond the history window', () => {
+    // Customer a's test target 6 has a window of 1 event (its validation 5) at maxLength 1,
+    // but it saw 2, 3, 2, 4 and 5 before. Popularity ranks 2, 3 first and 6 ties with 4, 5
+    // and 7 (rank 6); without the seen values only 7 ties with it: rank 2.
+    const set = buildEvaluationSet(data, 'test', 'first', 1);
+    const a = set.examples.filter((example) => example.customerId === 'a');
+    expect(a[0]!.ref.end - a[0]!.ref.start).toBe(1);
+    const scorer = popularityScorer(data, ['category']);
+    const all = evaluateScorer(scorer, a, { ...options, ks: [10] }).category!;
+    const unseen = evaluateScorer(scorer, a, { ...options, ks: [10], excludeSeen: true }).category!;
+    expect(all['mrr@10']).toBeCloseTo(1 / 6, 12);
+    expect(unseen['mrr@10']).toBeCloseTo(1 / 2, 12);
+  });
+
+  it('counts a repeated target as a miss when seen values are excluded', () => {
+    // b's test target 2 repeats its validation value 2, so it can never be recommended.
+    const set = buildEvaluationSet(data, 'test', 'first', 10);
+    const b = set.examples.filter((example) => example.customerId === 'b');
+    const metrics = evaluateScorer(popularityScorer(data, ['category']), b, { ...options, excludeSeen: true }).category!;
+    expect(metrics.examples).toBe(1);
+    expect(metrics['recall@3']).toBe(0);
+  });
+
   it('averages NDCG over tasks', () => {
     expect(meanNdcg({ a: { 'ndcg@10': 0.2 }, b: { 'ndcg@10': 0.4 } }, 10)).toBeCloseTo(0.3, 12);
   });

@@ -179,6 +179,7 @@ async function scoreRun(
       vocabularySizes: training.vocabularySizes,
       ks: [PRIMARY_K],
       batchSize: training.evalBatchSize,
+      excludeSeen: training.excludeSeen === true,
     });
     return meanNdcg(metrics, PRIMARY_K);
   } finally {

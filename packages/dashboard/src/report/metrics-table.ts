@@ -8,6 +8,7 @@ export interface ReportMetrics {
   backend: string;
   split: string;
   evalTargets?: string;
+  excludeSeen?: boolean;
   ks?: number[];
   checkpoint: { kind: string; step: number } | null;
   evaluation?: { examples: number; customers: number; seconds: number };

@@ -42,7 +42,7 @@ export async function buildRunReport(input: RunReportInput, generatedAt = new Da
 </section>
 <section>
   <h2>Metrics against the baselines</h2>
-  <p class="meta">As "nx run trainer:evaluate" prints them: ${escapeHtml(`${metrics.split} split, ${metrics.evaluation?.examples ?? '?'} examples, targets: ${metrics.evalTargets ?? '?'}`)}.</p>
+  <p class="meta">As "nx run trainer:evaluate" prints them: ${escapeHtml(`${metrics.split} split, ${metrics.evaluation?.examples ?? '?'} examples, targets: ${metrics.evalTargets ?? '?'}${metrics.excludeSeen === true ? ', seen values excluded' : ''}`)}.</p>
   ${metricsTableHtml(metrics)}
   <details><summary>Every metric of the model and the baselines</summary>${allMetricsTableHtml(metrics)}</details>
 </section>

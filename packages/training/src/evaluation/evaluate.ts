@@ -1,5 +1,6 @@
 import { buildBatch, buildLabels } from '../batch.ts';
 import type { EvaluationExample } from './evaluation-examples.ts';
+import { seenValues } from './seen-values.ts';
 import { metricsFromRanks, rankTargets, type TaskMetrics } from './ranking-metrics.ts';
 import type { Scorer } from './scorer.ts';
 
@@ -11,6 +12,12 @@ export interface EvaluateOptions {
   vocabularySizes: Readonly<Record<string, number>>;
   ks: readonly number[];
   batchSize: number;
+  /**
+   * Takes out of each example's candidates every value of the task the customer has seen
+   * before the target (its whole history), as the published MovieLens protocols do. Off
+   * by default: customers repeat categories and brands, and those repeats are right answers.
+   */
+  excludeSeen?: boolean;
   /** Called after each batch with the number of examples scored so far. */
   onProgress?: (done: number) => void;
 }
@@ -39,7 +46,8 @@ export function evaluateScorer(scorer: Scorer, examples: readonly EvaluationExam
       const vocabularySize = options.vocabularySizes[task];
       if (vocabularySize === undefined) throw new Error(`no vocabulary size for task "${task}"`);
       const scores = scorer.score(batch, refs, task);
-      for (const rank of rankTargets(scores, vocabularySize, labels[task]!)) ranks[task]!.push(rank);
+      const excluded = options.excludeSeen === true ? seenValues(refs, task) : undefined;
+      for (const rank of rankTargets(scores, vocabularySize, labels[task]!, excluded)) ranks[task]!.push(rank);
     }
     options.onProgress?.(from + refs.length);
   }

@@ -15,13 +15,21 @@ export type TaskMetrics = Record<string, number>;
  * whose multi-valued task feature has no value) has no rank: NaN, left out of the
  * metrics.
  *
+ * `excluded[b]`, when given, holds candidates taken out of row b's ranking (the values the
+ * customer has already seen): none of them counts as ahead of the target, and a target
+ * that is itself excluded can never be recommended, so it gets rank Infinity.
+ *
  * `scores` is row-major [targets.length, vocabularySize].
  */
-export function rankTargets(scores: ArrayLike<number>, vocabularySize: number, targets: Int32Array): Float64Array {
+export function rankTargets(scores: ArrayLike<number>, vocabularySize: number, targets: Int32Array, excluded?: readonly ReadonlySet<number>[]): Float64Array {
   if (scores.length !== targets.length * vocabularySize) {
     throw new Error(
       `scores have ${scores.length} entries, expected ${targets.length} targets x ${vocabularySize} candidates = ${targets.length * vocabularySize}`,
     );
+  }
+
+  if (excluded !== undefined && excluded.length !== targets.length) {
+    throw new Error(`excluded candidates are given for ${excluded.length} rows, expected one per target (${targets.length})`);
   }
 
   const ranks = new Float64Array(targets.length);
@@ -34,7 +42,8 @@ export function rankTargets(scores: ArrayLike<number>, vocabularySize: number, t
       ranks[b] = NaN;
       continue;
     }
-    if (target === OOV_ID) {
+    const skip = excluded?.[b];
+    if (target === OOV_ID || skip?.has(target) === true) {
       ranks[b] = Infinity;
       continue;
     }
@@ -44,6 +53,11 @@ export function rankTargets(scores: ArrayLike<number>, vocabularySize: number, t
     let ahead = 0;
     for (let w = FIRST_VALUE_ID; w < vocabularySize; w++) {
       if (w !== target && !(scores[row + w]! < targetScore)) ahead++;
+    }
+    if (skip !== undefined) {
+      for (const w of skip) {
+        if (w >= FIRST_VALUE_ID && w < vocabularySize && w !== target && !(scores[row + w]! < targetScore)) ahead--;
+      }
     }
     ranks[b] = 1 + ahead;
   }
