@@ -10,6 +10,12 @@
  * reports medians over all rounds, so that a load that changes during the benchmark (a
  * shared machine) weighs on every configuration alike.
  *
+ * `--scaling strong` (the default) trains the same global batch of `--batch` sequences in
+ * every configuration, so more workers split the same work. `--scaling weak` gives each
+ * worker `--batch` sequences, so a run with N workers trains a global batch of N x
+ * `--batch`; the single process trains `--batch`. Throughput is compared in sequences per
+ * second, because step times of different global batches are not comparable.
+ *
  * Needs a Redis with maxmemory-policy noeviction at REDIS_URL (default
  * redis://127.0.0.1:6379); every key goes under a fresh prefix that is deleted at the end.
  * Workers run as separate processes of `apps/trainer/src/cli.ts worker`, the coordinator
@@ -60,6 +66,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
+    scaling: { type: 'string', default: 'strong' },
     items: { type: 'string', default: '5000' },
     customers: { type: 'string', default: '3000' },
     length: { type: 'string', default: '50' },
@@ -70,12 +77,17 @@ const { values: args } = parseArgs({
   },
 });
 
+if (args.scaling !== 'strong' && args.scaling !== 'weak') {
+  throw new Error(`--scaling must be "strong" or "weak", got "${args.scaling}"`);
+}
+
 const settings = {
   workerCounts: args.workers.split(',').map(Number),
   rounds: Number(args.rounds),
   steps: Number(args.steps),
   warmup: Number(args.warmup),
   batch: Number(args.batch),
+  scaling: args.scaling as 'strong' | 'weak',
   items: Number(args.items),
   customers: Number(args.customers),
   length: Number(args.length),
@@ -165,9 +177,14 @@ function benchModelConfig(data: TrainingData, tasks: string[]): ModelConfig {
   });
 }
 
-function sampler(data: TrainingData, config: ModelConfig) {
+/** Returns the global batch of a run with `workers` workers (0: the single process) under the chosen scaling. */
+function globalBatch(workers: number): number {
+  return settings.scaling === 'weak' && workers > 0 ? workers * settings.batch : settings.batch;
+}
+
+function sampler(data: TrainingData, config: ModelConfig, batchSize = settings.batch) {
   return createSampler(RANDOM_PREFIX_SAMPLER, data, {
-    batchSize: settings.batch,
+    batchSize,
     maxLength: config.maxLength,
     features: config.features.map((feature) => feature.name),
     tasks: config.tasks.map((task) => task.name),
@@ -275,7 +292,7 @@ async function timeDistributed(count: number, data: TrainingData, config: ModelC
   });
   const model = CustomerModel.create(config, 1);
   const optimizer = new AdamW(model.variables, ADAMW);
-  const batches = sampler(data, config);
+  const batches = sampler(data, config, globalBatch(count));
   const random = new Random(2);
   const timing: DistributedTiming = { workers: count, stepSeconds: [], overheadSeconds: [], workerSeconds: [], gradientBytes: [], weightsBytes: 0, workerPhases: [], coordinatorPhases: [] };
   try {
@@ -385,6 +402,11 @@ async function main(): Promise<void> {
       `model: hidden ${settings.hidden}, ${settings.layers} blocks, max length ${settings.length}, ${parameterCount} parameters, ` +
         `batch ${settings.batch}, backend ${backend.name}; ${settings.steps} timed steps after ${settings.warmup} warm-up steps`,
     );
+    console.log(
+      settings.scaling === 'weak'
+        ? `scaling: weak, each worker computes ${settings.batch} sequences a step, so N workers train a global batch of N x ${settings.batch}; the single process trains ${settings.batch}`
+        : `scaling: strong, every configuration trains a global batch of ${settings.batch} sequences a step`,
+    );
 
     const local: number[] = [];
     const timings = new Map<number, DistributedTiming[]>(settings.workerCounts.map((count) => [count, []]));
@@ -395,18 +417,19 @@ async function main(): Promise<void> {
     }
 
     console.log(`single process (no queue): ${(median(local) * 1000).toFixed(1)} ms/step, ${(settings.batch / median(local)).toFixed(1)} sequences/s`);
-    const stepMedians = new Map<number, number>();
+    const throughputs = new Map<number, number>();
     for (const [count, rounds] of timings) {
       const stepSeconds = rounds.flatMap((timing) => timing.stepSeconds);
       const step = median(stepSeconds);
-      stepMedians.set(count, step);
+      const sequencesPerSecond = globalBatch(count) / step;
+      throughputs.set(count, sequencesPerSecond);
       const workerSeconds = median(rounds.flatMap((timing) => timing.workerSeconds));
       const overheadSeconds = median(rounds.flatMap((timing) => timing.overheadSeconds));
       const gradientBytes = median(rounds.flatMap((timing) => timing.gradientBytes));
       // BullMQ's share: from the jobs' dispatch to the last result, minus the slowest worker's own time.
       const roundTrip = median(rounds.flatMap((timing) => timing.coordinatorPhases.map((phases, i) => phases.wait! - timing.workerSeconds[i]!)));
       console.log(
-        `${count} worker(s): ${(step * 1000).toFixed(1)} ms/step, ${(settings.batch / step).toFixed(1)} sequences/s, ` +
+        `${count} worker(s), global batch ${globalBatch(count)}: ${(step * 1000).toFixed(1)} ms/step, ${sequencesPerSecond.toFixed(1)} sequences/s, ` +
           `slowest worker ${(workerSeconds * 1000).toFixed(1)} ms, overhead ${(overheadSeconds * 1000).toFixed(1)} ms/step ` +
           `(of which queue round trip ${(roundTrip * 1000).toFixed(1)} ms), ` +
           `gradients ${(gradientBytes / 1e6).toFixed(2)} MB/step, weights ${(rounds[0]!.weightsBytes / 1e6).toFixed(2)} MB/step`,
@@ -417,7 +440,8 @@ async function main(): Promise<void> {
     }
     const [first, ...others] = settings.workerCounts;
     for (const count of others) {
-      console.log(`throughput ${count} vs ${first} worker(s): ${(stepMedians.get(first!)! / stepMedians.get(count)!).toFixed(2)}x`);
+      const ratio = throughputs.get(count)! / throughputs.get(first!)!;
+      console.log(`throughput (sequences/s, ${settings.scaling} scaling) ${count} vs ${first} worker(s): ${ratio.toFixed(2)}x`);
     }
 
     const bytes = await measureGradientBytes(settings.bytesItems, join(dir, 'bytes'));
