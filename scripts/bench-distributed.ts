@@ -205,10 +205,10 @@ function stepOptions(config: ModelConfig, step: number, random: Random): StepOpt
 
 const ADAMW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
 
-/** Formats the median of each phase in milliseconds. */
+/** Formats the median of each phase in milliseconds; a phase missing from a record (a step that skipped it) counts as 0. */
 function formatPhases(records: Array<Record<string, number>>): string {
-  const names = Object.keys(records[0] ?? {});
-  return names.map((name) => `${name} ${(median(records.map((record) => record[name]!)) * 1000).toFixed(1)}`).join(', ');
+  const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
+  return names.map((name) => `${name} ${(median(records.map((record) => record[name] ?? 0)) * 1000).toFixed(1)}`).join(', ');
 }
 
 function median(values: number[]): number {
@@ -272,6 +272,10 @@ interface DistributedTiming {
   weightsBytes: number;
   workerPhases: Array<Record<string, number>>;
   coordinatorPhases: Array<Record<string, number>>;
+  /** Finer phases of the slowest worker and of the coordinator, and the queue's delays of the shard that finished last. */
+  workerDetail: Array<Record<string, number>>;
+  coordinatorDetail: Array<Record<string, number>>;
+  queueLatencies: Array<Record<string, number>>;
 }
 
 /** Times `steps` distributed steps with `count` worker processes after `warmup` ones. */
@@ -294,7 +298,7 @@ async function timeDistributed(count: number, data: TrainingData, config: ModelC
   const optimizer = new AdamW(model.variables, ADAMW);
   const batches = sampler(data, config, globalBatch(count));
   const random = new Random(2);
-  const timing: DistributedTiming = { workers: count, stepSeconds: [], overheadSeconds: [], workerSeconds: [], gradientBytes: [], weightsBytes: 0, workerPhases: [], coordinatorPhases: [] };
+  const timing: DistributedTiming = { workers: count, stepSeconds: [], overheadSeconds: [], workerSeconds: [], gradientBytes: [], weightsBytes: 0, workerPhases: [], coordinatorPhases: [], workerDetail: [], coordinatorDetail: [], queueLatencies: [] };
   try {
     for (let step = 1; step <= settings.warmup + settings.steps; step++) {
       const start = performance.now();
@@ -306,8 +310,9 @@ async function timeDistributed(count: number, data: TrainingData, config: ModelC
         gradientBytes: number;
         weightsBytes: number;
         shards: number;
-        workerPhases: Record<string, number>;
-        coordinatorPhases: Record<string, number>;
+        workerPhases: Record<string, number> & { detail?: Record<string, number> };
+        coordinatorPhases: Record<string, number> & { detail?: Record<string, number> };
+        queueLatencies: Record<string, number>;
       };
       if (record.shards !== count) throw new Error(`step ${step} ran on ${record.shards} shards, expected ${count}`);
       timing.stepSeconds.push((performance.now() - start) / 1000);
@@ -315,8 +320,13 @@ async function timeDistributed(count: number, data: TrainingData, config: ModelC
       timing.workerSeconds.push(record.workerSeconds);
       timing.gradientBytes.push(record.gradientBytes);
       timing.weightsBytes = record.weightsBytes;
-      timing.workerPhases.push(record.workerPhases);
-      timing.coordinatorPhases.push(record.coordinatorPhases);
+      const { detail: workerDetail, ...workerPhases } = record.workerPhases;
+      const { detail: coordinatorDetail, ...coordinatorPhases } = record.coordinatorPhases;
+      timing.workerPhases.push(workerPhases);
+      timing.coordinatorPhases.push(coordinatorPhases);
+      timing.workerDetail.push(workerDetail ?? {});
+      timing.coordinatorDetail.push(coordinatorDetail ?? {});
+      timing.queueLatencies.push(record.queueLatencies);
     }
   } finally {
     optimizer.dispose();
@@ -437,6 +447,9 @@ async function main(): Promise<void> {
       const workerPhases = rounds.flatMap((timing) => timing.workerPhases);
       const coordinatorPhases = rounds.flatMap((timing) => timing.coordinatorPhases);
       console.log(`  slowest worker, median ms: ${formatPhases(workerPhases)}; coordinator, median ms: ${formatPhases(coordinatorPhases)}`);
+      console.log(`  slowest worker in detail, median ms: ${formatPhases(rounds.flatMap((timing) => timing.workerDetail))}`);
+      console.log(`  coordinator in detail, median ms: ${formatPhases(rounds.flatMap((timing) => timing.coordinatorDetail))}`);
+      console.log(`  last shard's queue delays, median ms: ${formatPhases(rounds.flatMap((timing) => timing.queueLatencies))}`);
     }
     const [first, ...others] = settings.workerCounts;
     for (const count of others) {

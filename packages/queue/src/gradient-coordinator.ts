@@ -19,6 +19,7 @@ import {
   type WorkerInfo,
 } from './payloads.ts';
 import type { QueuePolicy } from './policy.ts';
+import { epochMs, PhaseClock } from './phase-clock.ts';
 import { checkNoEviction } from './redis.ts';
 import { repeatLimitedWarning } from './repeat-limited-log.ts';
 import { labelCounts, planShards, type BatchShard } from './shard-plan.ts';
@@ -82,6 +83,8 @@ export class GradientCoordinator {
   private lockLost = false;
   private wake: (() => void) | null = null;
   private readonly completed = new Map<string, GradientJobResult>();
+  /** When the completion event of each job in `completed` arrived, in epoch milliseconds. */
+  private readonly completedAt = new Map<string, number>();
   private readonly failed = new Map<string, string>();
   private current: WeightsVersion | null = null;
   private closed: Promise<void> | null = null;
@@ -117,6 +120,7 @@ export class GradientCoordinator {
       // A job without a return value is left to the poll of the jobs in flight.
       if (result === null || result === undefined) return;
       this.completed.set(jobId, result);
+      this.completedAt.set(jobId, epochMs());
       this.wake?.();
     });
     this.events.on('failed', ({ jobId, failedReason }) => {
@@ -168,11 +172,12 @@ export class GradientCoordinator {
   /** The trainer's step function; see the class comment. */
   readonly step = async (model: TrainableModel, optimizer: AdamW, sampled: SampledBatch, options: StepOptions): Promise<StepResult> => {
     if (this.closed !== null) throw new Error('the coordinator is closed');
-    const start = performance.now();
+    const clock = new PhaseClock();
     const version: WeightsVersion = { run: this.options.run, session: this.session, version: optimizer.step };
-    const weightsBytes = await this.publishWeights(model, version);
+    const weightsBytes = await this.publishWeights(model, version, clock);
 
     const workers = await this.waitForWorkers(options.step);
+    clock.mark('workers');
     const shards = planShards(sampled, this.options.data, workers.length);
     const tasks = Object.keys(options.taskWeights);
     const batchLabelCounts = labelCounts(sampled.labels, tasks);
@@ -192,10 +197,10 @@ export class GradientCoordinator {
 
     this.statusRecord.state = 'training';
     this.statusRecord.step = options.step;
-    const dispatchStart = performance.now();
-    const { results, payloads, redone, queueCounts } = await this.collect(version, shards, jobData, options.step);
+    const dispatchStart = clock.mark('plan');
+    const { results, payloads, redone, queueCounts, latencies } = await this.collect(version, shards, jobData, options.step, clock);
 
-    const sumStart = performance.now();
+    const sumStart = clock.mark('wait');
     const { sums, bytes } = sumPayloads(payloads);
     const taskLosses: Record<string, number> = {};
     let loss = 0;
@@ -210,7 +215,7 @@ export class GradientCoordinator {
       if (!model.variables.has(name)) throw new Error(`a worker sent gradients for "${name}", which is not a variable of the model`);
       gradients.set(name, tf.tensor(sum.values, sum.shape, 'float32'));
     }
-    const updateStart = performance.now();
+    const updateStart = clock.mark('sum');
     let update: { gradientNorm: number; clipped: boolean };
     try {
       update = applyGradients(optimizer, { taskLosses, loss, gradients }, {
@@ -222,8 +227,10 @@ export class GradientCoordinator {
     } finally {
       disposeGradients(gradients);
     }
+    clock.mark('update');
     await this.options.redis.del(...results.map((result) => result.gradientKey));
-    const end = performance.now();
+    const end = clock.mark('deleteGradients');
+    const start = clock.started;
 
     const slowest = results.reduce((a, b) => (b.seconds > a.seconds ? b : a));
     const workerSeconds = slowest.seconds;
@@ -246,7 +253,11 @@ export class GradientCoordinator {
         wait: (sumStart - dispatchStart) / 1000,
         sum: (updateStart - sumStart) / 1000,
         update: (end - updateStart) / 1000,
+        detail: clock.durations(),
       },
+      // Delays of the shard that finished last, in seconds: from the dispatch to its worker's
+      // start, from its worker's end to the coordinator's event, and reading its gradients.
+      queueLatencies: latencies,
     };
     this.statusRecord.lastStep = { step: options.step, loss, taskLosses, ...record };
     this.statusRecord.queue = queueCounts;
@@ -290,18 +301,22 @@ export class GradientCoordinator {
   }
 
   /** Stores the model's weights as `version`, makes it the current version and deletes the previous one; returns the bytes stored. */
-  private async publishWeights(model: TrainableModel, version: WeightsVersion): Promise<number> {
+  private async publishWeights(model: TrainableModel, version: WeightsVersion, clock: PhaseClock): Promise<number> {
     const { redis, policy } = this.options;
     const weights = new Map<string, NamedArray>(Object.entries(model.getWeights()));
+    clock.mark('getWeights');
     const { payload } = encodeTensors(weights, { sparseRows: false, denseFloat16: false });
+    clock.mark('encodeWeights');
     await redis
       .multi()
       .set(this.keys.weights(version.run, version.session, version.version), payload, 'PX', policy.payloadTtlMs)
       .set(this.keys.currentVersion(), JSON.stringify(version))
       .exec();
+    clock.mark('setWeights');
     if (this.current !== null && !sameVersion(this.current, version)) {
       await redis.del(this.keys.weights(this.current.run, this.current.session, this.current.version));
     }
+    clock.mark('deleteOldWeights');
     this.current = version;
     this.statusRecord.weightsVersion = formatVersion(version);
     return payload.byteLength;
@@ -335,11 +350,13 @@ export class GradientCoordinator {
     shards: BatchShard[],
     jobData: (shard: BatchShard) => GradientJobData,
     step: number,
-  ): Promise<{ results: GradientJobResult[]; payloads: Buffer[]; redone: number; queueCounts: Record<string, number> }> {
+    clock: PhaseClock,
+  ): Promise<{ results: GradientJobResult[]; payloads: Buffer[]; redone: number; queueCounts: Record<string, number>; latencies: Record<string, number> }> {
     const { logger, policy } = this.options;
     const inFlight = new Map<string, Dispatched>();
     const accepted = new Map<number, { result: GradientJobResult; payload: Buffer }>();
     let redone = 0;
+    const latencies: Record<string, number> = {};
 
     const job = (shard: BatchShard, redo: number) => {
       const id = gradientJobId(version, shard.shard, redo);
@@ -372,16 +389,21 @@ export class GradientCoordinator {
       await dispatch(shard, redo + 1);
     };
 
+    const dispatchedAt = epochMs();
     await this.queue.addBulk(shards.map((shard) => job(shard, 0)));
+    clock.mark('addBulk');
     // Jobs waiting right after the dispatch: more than this step's shards means leftovers or too few workers.
     const queueCounts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    clock.mark('jobCounts');
 
     let lastPoll = Date.now();
     let lastLog = Date.now();
     while (accepted.size < shards.length) {
       this.throwIfStopped();
       for (const [id, result] of [...this.completed]) {
+        const seenAt = this.completedAt.get(id) ?? epochMs();
         this.completed.delete(id);
+        this.completedAt.delete(id);
         const dispatched = inFlight.get(id);
         if (dispatched === undefined) continue;
         if (!sameVersion(result, version) || result.shard !== dispatched.shard.shard) {
@@ -393,7 +415,13 @@ export class GradientCoordinator {
           await redoShard(id, `gradients of version ${formatVersion(result)}`);
           continue;
         }
+        const fetchStart = epochMs();
         const payload = await this.options.redis.getBuffer(result.gradientKey);
+        if (result.startedAt !== undefined && result.finishedAt !== undefined) {
+          latencies.pickup = (result.startedAt - dispatchedAt) / 1000;
+          latencies.report = (seenAt - result.finishedAt) / 1000;
+        }
+        latencies.fetchGradients = (epochMs() - fetchStart) / 1000;
         if (payload === null) {
           logger.warn({ step, shard: dispatched.shard.shard, job: id, key: result.gradientKey }, 'gradient payload lost: its key is no longer in Redis');
           await redoShard(id, 'the gradient payload is no longer in Redis');
@@ -423,7 +451,7 @@ export class GradientCoordinator {
       if (accepted.size < shards.length && this.completed.size === 0 && this.failed.size === 0) await this.waitForEvent(policy.pollIntervalMs);
     }
     const ordered = shards.map((shard) => accepted.get(shard.shard)!);
-    return { results: ordered.map((entry) => entry.result), payloads: ordered.map((entry) => entry.payload), redone, queueCounts };
+    return { results: ordered.map((entry) => entry.result), payloads: ordered.map((entry) => entry.payload), redone, queueCounts, latencies };
   }
 
   /** Reads the state of every job in flight, for results whose event was missed and jobs that Redis lost. */

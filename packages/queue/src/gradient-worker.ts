@@ -17,6 +17,7 @@ import {
 import { GRADIENT_QUEUE, QueueKeys } from './keys.ts';
 import { formatVersion, sameVersion, type GradientJobData, type GradientJobResult, type RunDescription, type WeightsVersion } from './payloads.ts';
 import type { QueuePolicy } from './policy.ts';
+import { PhaseClock } from './phase-clock.ts';
 import { labelCounts, resolveExamples, splitEvenly } from './shard-plan.ts';
 import { decodeTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
 import { repeatLimitedWarning } from './repeat-limited-log.ts';
@@ -83,6 +84,7 @@ export class GradientWorker {
   private readonly worker: Worker<GradientJobData, GradientJobResult>;
   private readonly heartbeat: WorkerHeartbeat;
   private loaded: LoadedRun | null = null;
+
   /** Longest micro-batch this worker has computed, in milliseconds; sizes the lock before the next one. */
   private longestMicroBatchMs = 0;
   private closing = false;
@@ -155,14 +157,16 @@ export class GradientWorker {
   }
 
   private async process(job: Job<GradientJobData, GradientJobResult>, token: string | undefined): Promise<GradientJobResult> {
-    const start = performance.now();
+    const clock = new PhaseClock();
     const data = job.data;
     const log = { worker: this.id, job: job.id, step: data.step, shard: data.shard, version: formatVersion(data) };
     await this.rejectIfStale(data, log);
+    clock.mark('versionCheck');
 
     const run = await this.loadRun(data);
-    await this.loadWeights(run, data, log);
-    const computeStart = performance.now();
+    clock.mark('run');
+    await this.loadWeights(run, data, log, clock);
+    const computeStart = clock.mark('weightsSet');
 
     const refs = resolveExamples(run.data, data.examples);
     const parts = splitEvenly(refs, Math.min(data.microBatches, refs.length));
@@ -183,16 +187,22 @@ export class GradientWorker {
       if (this.closing && index < parts.length - 1) await this.handBack(job, token, log);
     }
 
-    const uploadStart = performance.now();
+    const uploadStart = clock.mark('compute');
     const { payload, stats } = encodeTensors(sums, data.encoding);
+    clock.mark('encode');
     const gradientKey = this.keys.gradients(data.run, data.session, data.version, data.shard, this.id);
     await this.options.redis.set(gradientKey, payload, 'PX', this.options.policy.payloadTtlMs);
+    const end = clock.mark('upload');
 
     this.stats.jobsCompleted++;
     this.stats.examples += refs.length;
-    const end = performance.now();
-    const seconds = (end - start) / 1000;
-    const phases = { weights: (computeStart - start) / 1000, compute: (uploadStart - computeStart) / 1000, upload: (end - uploadStart) / 1000 };
+    const seconds = (end - clock.started) / 1000;
+    const phases = {
+      weights: (computeStart - clock.started) / 1000,
+      compute: (uploadStart - computeStart) / 1000,
+      upload: (end - uploadStart) / 1000,
+      detail: clock.durations(),
+    };
     this.options.logger.debug({ ...log, examples: refs.length, bytes: stats.bytes, seconds, phases }, 'gradients uploaded');
     return {
       run: data.run,
@@ -209,6 +219,8 @@ export class GradientWorker {
       randomState: randomState ?? data.randomState,
       seconds,
       phases,
+      startedAt: clock.started,
+      finishedAt: end,
     };
   }
 
@@ -317,15 +329,17 @@ export class GradientWorker {
   }
 
   /** Sets the model's weights to `version` unless it has them already. A version no longer in Redis makes the job stale. */
-  private async loadWeights(run: LoadedRun, version: WeightsVersion, log: Record<string, unknown>): Promise<void> {
+  private async loadWeights(run: LoadedRun, version: WeightsVersion, log: Record<string, unknown>, clock: PhaseClock): Promise<void> {
     if (run.version !== null && sameVersion(run.version, version)) return;
     const payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
+    clock.mark('weightsFetch');
     if (payload === null) {
       this.stats.staleJobsRejected++;
       this.options.logger.warn(log, 'stale gradient job rejected: its weights are no longer in Redis');
       throw new UnrecoverableError(`stale gradient job: the weights of version ${formatVersion(version)} are no longer in Redis`);
     }
     const weights = decodeTensors(payload);
+    clock.mark('weightsDecode');
     run.version = null;
     run.model.setWeights(Object.fromEntries(weights));
     run.version = { run: version.run, session: version.session, version: version.version };

@@ -4,6 +4,7 @@ export * from './keys.ts';
 export * from './payloads.ts';
 export * from './float16.ts';
 export * from './tensor-payload.ts';
+export * from './phase-clock.ts';
 export * from './shard-plan.ts';
 export * from './worker-registry.ts';
 export * from './coordinator-lock.ts';

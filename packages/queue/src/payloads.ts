@@ -78,7 +78,21 @@ export interface GradientJobResult extends WeightsVersion {
   /** Seconds the worker spent on the job, from the version check to the upload. */
   seconds: number;
   /** The split of those seconds into loading the weights, computing the gradients, and encoding and uploading them. */
-  phases: { weights: number; compute: number; upload: number };
+  phases: WorkerPhases;
+  /** Milliseconds since the epoch at which the worker started and finished the job (see epochMs), to time the queue's delays. */
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+/** Seconds of a gradient job's phases on its worker. */
+export interface WorkerPhases {
+  /** From the job's start to the first micro-batch: version check, weights read, decoded and set. */
+  weights: number;
+  compute: number;
+  /** Encoding the gradients and storing them in Redis. */
+  upload: number;
+  /** Finer phases by name (see GradientWorker.process), for the benchmark. */
+  detail?: Record<string, number>;
 }
 
 /** A worker's heartbeat record. */
