@@ -300,23 +300,27 @@ export class GradientCoordinator {
     logger.info({ run: this.options.run, session: this.session }, 'coordinator stopped');
   }
 
-  /** Stores the model's weights as `version`, makes it the current version and deletes the previous one; returns the bytes stored. */
+  /**
+   * Stores the model's weights as `version`, makes it the current version, deletes the
+   * previous one and announces the new one on the weights channel, in one transaction.
+   * The announcement lets idle workers read the weights while the jobs are dispatched.
+   * Returns the bytes stored.
+   */
   private async publishWeights(model: TrainableModel, version: WeightsVersion, clock: PhaseClock): Promise<number> {
     const { redis, policy } = this.options;
     const weights = new Map<string, NamedArray>(Object.entries(model.getWeights()));
     clock.mark('getWeights');
     const { payload } = encodeTensors(weights, { sparseRows: false, denseFloat16: false });
     clock.mark('encodeWeights');
-    await redis
+    const transaction = redis
       .multi()
       .set(this.keys.weights(version.run, version.session, version.version), payload, 'PX', policy.payloadTtlMs)
-      .set(this.keys.currentVersion(), JSON.stringify(version))
-      .exec();
-    clock.mark('setWeights');
+      .set(this.keys.currentVersion(), JSON.stringify(version));
     if (this.current !== null && !sameVersion(this.current, version)) {
-      await redis.del(this.keys.weights(this.current.run, this.current.session, this.current.version));
+      transaction.del(this.keys.weights(this.current.run, this.current.session, this.current.version));
     }
-    clock.mark('deleteOldWeights');
+    await transaction.publish(this.keys.weightsPublished(), JSON.stringify(version)).exec();
+    clock.mark('setWeights');
     this.current = version;
     this.statusRecord.weightsVersion = formatVersion(version);
     return payload.byteLength;

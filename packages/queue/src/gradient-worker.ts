@@ -21,6 +21,7 @@ import { PhaseClock } from './phase-clock.ts';
 import { labelCounts, resolveExamples, splitEvenly } from './shard-plan.ts';
 import { decodeTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
 import { repeatLimitedWarning } from './repeat-limited-log.ts';
+import { WeightsPrefetcher, type FetchedWeights, type PendingWeights } from './weights-prefetcher.ts';
 import { WorkerHeartbeat } from './worker-registry.ts';
 
 export interface GradientWorkerOptions {
@@ -84,7 +85,9 @@ export class GradientWorker {
   private readonly worker: Worker<GradientJobData, GradientJobResult>;
   private readonly heartbeat: WorkerHeartbeat;
   private loaded: LoadedRun | null = null;
-
+  private readonly prefetcher: WeightsPrefetcher;
+  /** True from the start to the end of `process`; weights are set outside a job only while it is false. */
+  private busy = false;
   /** Longest micro-batch this worker has computed, in milliseconds; sizes the lock before the next one. */
   private longestMicroBatchMs = 0;
   private closing = false;
@@ -122,6 +125,14 @@ export class GradientWorker {
     this.worker.on('stalled', (jobId) => {
       logger.warn({ worker: this.id, job: jobId }, 'gradient job stalled because its worker stopped renewing the lock; it goes back to the queue to be redone');
     });
+    this.prefetcher = new WeightsPrefetcher(
+      options.redis,
+      this.keys,
+      logger,
+      this.id,
+      (version) => this.wantsWeights(version),
+      (pending, weights) => this.setPrefetchedWeights(pending, weights),
+    );
     const workerError = repeatLimitedWarning(logger, 'worker error');
     this.worker.on('error', (error) => workerError({ worker: this.id, error: error.message }));
   }
@@ -130,6 +141,7 @@ export class GradientWorker {
   static async start(options: GradientWorkerOptions): Promise<GradientWorker> {
     const worker = new GradientWorker(options);
     await worker.worker.waitUntilReady();
+    await worker.prefetcher.start();
     await worker.heartbeat.start();
     void worker.worker.run().catch((error: unknown) => options.logger.error({ worker: worker.id, error: (error as Error).message }, 'worker loop stopped'));
     options.logger.info({ worker: worker.id, prefix: options.prefix, backend: options.backend }, 'worker started');
@@ -151,12 +163,22 @@ export class GradientWorker {
     this.options.logger.info({ worker: this.id }, 'worker stopping');
     await this.heartbeat.stop().catch((error: unknown) => this.options.logger.warn({ worker: this.id, error: (error as Error).message }, 'could not remove the heartbeat; it expires on its own'));
     await this.worker.close();
+    await this.prefetcher.stop();
     this.loaded?.model.dispose();
     this.loaded = null;
     this.options.logger.info({ worker: this.id, ...this.stats }, 'worker stopped');
   }
 
   private async process(job: Job<GradientJobData, GradientJobResult>, token: string | undefined): Promise<GradientJobResult> {
+    this.busy = true;
+    try {
+      return await this.computeJob(job, token);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async computeJob(job: Job<GradientJobData, GradientJobResult>, token: string | undefined): Promise<GradientJobResult> {
     const clock = new PhaseClock();
     const data = job.data;
     const log = { worker: this.id, job: job.id, step: data.step, shard: data.shard, version: formatVersion(data) };
@@ -328,22 +350,58 @@ export class GradientWorker {
     return this.loaded;
   }
 
-  /** Sets the model's weights to `version` unless it has them already. A version no longer in Redis makes the job stale. */
+  /**
+   * Sets the model's weights to `version` unless it has them already, taking them from a
+   * prefetch of that version when one was started. A version no longer in Redis makes
+   * the job stale.
+   */
   private async loadWeights(run: LoadedRun, version: WeightsVersion, log: Record<string, unknown>, clock: PhaseClock): Promise<void> {
     if (run.version !== null && sameVersion(run.version, version)) return;
-    const payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
-    clock.mark('weightsFetch');
-    if (payload === null) {
+
+    // A failed prefetch is no reason to fail the job: it reads the weights itself.
+    const prefetched = await this.prefetcher.take(version)?.catch(() => undefined);
+    clock.mark('weightsPrefetchWait');
+    let weights = prefetched;
+    if (weights === undefined) {
+      const payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
+      clock.mark('weightsFetch');
+      weights = payload === null ? null : decodeTensors(payload);
+      clock.mark('weightsDecode');
+    }
+    if (weights === null) {
       this.stats.staleJobsRejected++;
       this.options.logger.warn(log, 'stale gradient job rejected: its weights are no longer in Redis');
       throw new UnrecoverableError(`stale gradient job: the weights of version ${formatVersion(version)} are no longer in Redis`);
     }
-    const weights = decodeTensors(payload);
-    clock.mark('weightsDecode');
+    this.setWeights(run, version, weights);
+    this.options.logger.debug({ ...log, prefetched: prefetched !== undefined }, 'weights loaded');
+  }
+
+  /** Sets the model's weights; `run.version` names no version while the model is between two. */
+  private setWeights(run: LoadedRun, version: WeightsVersion, weights: Map<string, NamedArray>): void {
     run.version = null;
     run.model.setWeights(Object.fromEntries(weights));
     run.version = { run: version.run, session: version.session, version: version.version };
-    this.options.logger.debug({ ...log, bytes: payload.byteLength }, 'weights loaded');
+  }
+
+  /** Returns whether a prefetch of `version` is of use: its run is loaded here and the model has other weights. */
+  private wantsWeights(version: WeightsVersion): boolean {
+    const run = this.loaded;
+    if (this.closing || run === null) return false;
+    if (run.description.run !== version.run || run.description.session !== version.session) return false;
+    return run.version === null || !sameVersion(run.version, version);
+  }
+
+  /**
+   * Sets prefetched weights on the model at once when no job is running, so that the
+   * version's job finds them in place. While a job runs, its model keeps its weights
+   * and the next job of that version takes the prefetched ones (see loadWeights).
+   */
+  private setPrefetchedWeights(pending: PendingWeights, weights: FetchedWeights): void {
+    if (this.busy || weights === null || !this.wantsWeights(pending.version)) return;
+    this.prefetcher.release(pending);
+    this.setWeights(this.loaded!, pending.version, weights);
+    this.options.logger.debug({ worker: this.id, version: formatVersion(pending.version) }, 'prefetched weights set while idle');
   }
 
   /** Moves the job back to the queue for another worker and ends its processing here. */

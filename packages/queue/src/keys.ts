@@ -41,6 +41,11 @@ export class QueueKeys {
     return `${this.prefix}:version`;
   }
 
+  /** Returns the pub/sub channel on which the coordinator announces each weights version it publishes, as JSON. */
+  weightsPublished(): string {
+    return `${this.prefix}:weights-published`;
+  }
+
   /** Returns the key of the weights of one version, as a tensor payload. */
   weights(run: string, session: string, version: number): string {
     return `${this.prefix}:weights:${run}:${session}:${version}`;
