@@ -104,10 +104,19 @@ export function readPayloadHeader(payload: Buffer): { entries: PayloadEntry[]; d
 
 /** Decodes a payload into dense arrays; row-sparse tensors get zeros in the rows not sent. */
 export function decodeTensors(payload: Buffer): Map<string, NamedArray> {
-  const { entries } = readPayloadHeader(payload);
+  const { entries, dataStart } = readPayloadHeaderCached(payload);
   const out = new Map<string, NamedArray>();
   for (const entry of entries) {
-    const values = new Float32Array(entry.shape.reduce((a, b) => a * b, 1));
+    const size = entry.shape.reduce((a, b) => a * b, 1);
+    if (entry.encoding === 'dense32') {
+      // One copy into an aligned buffer of its own, instead of zeros plus an add.
+      const start = payload.byteOffset + dataStart + entry.offset;
+      const values = new Float32Array(payload.buffer.slice(start, start + entry.byteLength));
+      checkLength(entry, values.length, size);
+      out.set(entry.name, { shape: entry.shape, values });
+      continue;
+    }
+    const values = new Float32Array(size);
     addEntry(values, payload, entry);
     out.set(entry.name, { shape: entry.shape, values });
   }
