@@ -174,9 +174,11 @@ export class GradientCoordinator {
     if (this.closed !== null) throw new Error('the coordinator is closed');
     const clock = new PhaseClock();
     const version: WeightsVersion = { run: this.options.run, session: this.session, version: optimizer.step };
+    // The worker list is read while the weights are stored, so that its round trips overlap the transaction.
+    const firstLook = activeWorkers(this.options.redis, this.keys).catch(() => null);
     const weightsBytes = await this.publishWeights(model, version, clock);
 
-    const workers = await this.waitForWorkers(options.step);
+    const workers = await this.waitForWorkers(options.step, await firstLook);
     clock.mark('workers');
     const shards = planShards(sampled, this.options.data, workers.length);
     const tasks = Object.keys(options.taskWeights);
@@ -201,6 +203,9 @@ export class GradientCoordinator {
     const { results, payloads, redone, queueCounts, latencies } = await this.collect(version, shards, jobData, options.step, clock);
 
     const sumStart = clock.mark('wait');
+    // The gradient keys are deleted while the update runs; the payloads are in hand already.
+    const gradientsDeleted = this.options.redis.del(...results.map((result) => result.gradientKey));
+    gradientsDeleted.catch(() => {});
     const { sums, bytes } = sumPayloads(payloads);
     const taskLosses: Record<string, number> = {};
     let loss = 0;
@@ -228,7 +233,7 @@ export class GradientCoordinator {
       disposeGradients(gradients);
     }
     clock.mark('update');
-    await this.options.redis.del(...results.map((result) => result.gradientKey));
+    await gradientsDeleted;
     const end = clock.mark('deleteGradients');
     const start = clock.started;
 
@@ -326,12 +331,18 @@ export class GradientCoordinator {
     return payload.byteLength;
   }
 
-  /** Returns the active workers, waiting (and logging every few seconds) while there is none. */
-  private async waitForWorkers(step: number): Promise<WorkerInfo[]> {
+  /**
+   * Returns the active workers, waiting (and logging every few seconds) while there is
+   * none. `firstLook` is a list read just before, used in place of the first read unless
+   * it is null (the read failed) or empty.
+   */
+  private async waitForWorkers(step: number, firstLook: WorkerInfo[] | null = null): Promise<WorkerInfo[]> {
     let lastLog = 0;
+    let known = firstLook;
     for (;;) {
       this.throwIfStopped();
-      const workers = await activeWorkers(this.options.redis, this.keys);
+      const workers = known !== null && known.length > 0 ? known : await activeWorkers(this.options.redis, this.keys);
+      known = null;
       this.statusRecord.workers = workers;
       if (workers.length > 0) return workers;
       this.statusRecord.state = 'waiting-for-workers';
@@ -396,9 +407,10 @@ export class GradientCoordinator {
     const dispatchedAt = epochMs();
     await this.queue.addBulk(shards.map((shard) => job(shard, 0)));
     clock.mark('addBulk');
-    // Jobs waiting right after the dispatch: more than this step's shards means leftovers or too few workers.
-    const queueCounts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-    clock.mark('jobCounts');
+    // Jobs waiting right after the dispatch: more than this step's shards means leftovers or
+    // too few workers. Only the step record uses them, so the step does not wait for them here.
+    const queueCountsRead = this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    queueCountsRead.catch(() => {});
 
     let lastPoll = Date.now();
     let lastLog = Date.now();
@@ -454,6 +466,7 @@ export class GradientCoordinator {
       }
       if (accepted.size < shards.length && this.completed.size === 0 && this.failed.size === 0) await this.waitForEvent(policy.pollIntervalMs);
     }
+    const queueCounts = await queueCountsRead;
     const ordered = shards.map((shard) => accepted.get(shard.shard)!);
     return { results: ordered.map((entry) => entry.result), payloads: ordered.map((entry) => entry.payload), redone, queueCounts, latencies };
   }
