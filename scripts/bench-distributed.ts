@@ -16,6 +16,10 @@
  * `--batch`; the single process trains `--batch`. Throughput is compared in sequences per
  * second, because step times of different global batches are not comparable.
  *
+ * `--prefetch-weights off` starts the workers with --no-prefetch-weights, so that they read
+ * each step's weights only once its job has started. Compare it with `on` (the default) to
+ * see what reading them while the jobs are dispatched saves.
+ *
  * Needs a Redis with maxmemory-policy noeviction at REDIS_URL (default
  * redis://127.0.0.1:6379); every key goes under a fresh prefix that is deleted at the end.
  * Workers run as separate processes of `apps/trainer/src/cli.ts worker`, the coordinator
@@ -67,6 +71,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
     scaling: { type: 'string', default: 'strong' },
+    'prefetch-weights': { type: 'string', default: 'on' },
     items: { type: 'string', default: '5000' },
     customers: { type: 'string', default: '3000' },
     length: { type: 'string', default: '50' },
@@ -81,6 +86,10 @@ if (args.scaling !== 'strong' && args.scaling !== 'weak') {
   throw new Error(`--scaling must be "strong" or "weak", got "${args.scaling}"`);
 }
 
+if (args['prefetch-weights'] !== 'on' && args['prefetch-weights'] !== 'off') {
+  throw new Error(`--prefetch-weights must be "on" or "off", got "${args['prefetch-weights']}"`);
+}
+
 const settings = {
   workerCounts: args.workers.split(',').map(Number),
   rounds: Number(args.rounds),
@@ -88,6 +97,7 @@ const settings = {
   warmup: Number(args.warmup),
   batch: Number(args.batch),
   scaling: args.scaling as 'strong' | 'weak',
+  prefetchWeights: args['prefetch-weights'] === 'on',
   items: Number(args.items),
   customers: Number(args.customers),
   length: Number(args.length),
@@ -237,7 +247,7 @@ function timeLocal(data: TrainingData, config: ModelConfig): number[] {
 /** Starts `count` worker processes under `prefix` and waits until all of them send heartbeats. */
 async function startWorkers(count: number, prefix: string, dataDir: string, redis: Redis): Promise<ChildProcess[]> {
   const children = Array.from({ length: count }, (_, i) =>
-    spawn(process.execPath, ['--import', 'tsx', TRAINER_CLI, 'worker', '--backend', settings.backend, '--queue-prefix', prefix, '--data', dataDir, '--id', `bench-${i}`], {
+    spawn(process.execPath, ['--import', 'tsx', TRAINER_CLI, 'worker', '--backend', settings.backend, '--queue-prefix', prefix, '--data', dataDir, '--id', `bench-${i}`, ...(settings.prefetchWeights ? [] : ['--no-prefetch-weights'])], {
       env: { ...process.env, REDIS_URL: redisUrl, MCM_LOG_LEVEL: 'warn', MCM_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'ignore', 'inherit'],
     }),
@@ -412,6 +422,7 @@ async function main(): Promise<void> {
       `model: hidden ${settings.hidden}, ${settings.layers} blocks, max length ${settings.length}, ${parameterCount} parameters, ` +
         `batch ${settings.batch}, backend ${backend.name}; ${settings.steps} timed steps after ${settings.warmup} warm-up steps`,
     );
+    console.log(`workers prefetch announced weights: ${settings.prefetchWeights ? 'on' : 'off'}`);
     console.log(
       settings.scaling === 'weak'
         ? `scaling: weak, each worker computes ${settings.batch} sequences a step, so N workers train a global batch of N x ${settings.batch}; the single process trains ${settings.batch}`

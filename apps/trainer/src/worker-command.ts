@@ -11,6 +11,7 @@ export interface WorkerCommandOptions {
   backend: BackendPreference;
   id?: string;
   microBatchDelayMs: number;
+  prefetchWeights: boolean;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -25,6 +26,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--backend <backend>', 'tfjs backend: auto (fastest that loads), tensorflow, wasm or cpu', oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const), 'auto')
     .option('--id <id>', 'worker id in logs and job records (default: host, process id and a random suffix)')
     .option('--micro-batch-delay-ms <ms>', 'pause after each micro-batch, to rehearse failures mid-step (0 in production)', integerAtLeast(0), 0)
+    .option('--no-prefetch-weights', 'read the weights only once a job starts, instead of as soon as the coordinator announces them')
     .addHelpText('after', '\nMCM_QUEUE_POLICY overrides timeouts and retry counts as JSON, e.g. {"lockDurationMs":120000}; see docs/distributed.md.')
     .action(async (options: WorkerCommandOptions) => {
       await runWorkerCommand(options);
@@ -45,5 +47,6 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<v
     ...(options.id === undefined ? {} : { id: options.id }),
     ...(options.data === undefined ? {} : { dataDir: options.data }),
     microBatchDelayMs: options.microBatchDelayMs,
+    prefetchWeights: options.prefetchWeights,
   });
 }

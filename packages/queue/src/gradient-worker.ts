@@ -45,6 +45,11 @@ export interface GradientWorkerOptions {
    * widen the window in which a worker is in the middle of a step; 0 in production.
    */
   microBatchDelayMs?: number;
+  /**
+   * Whether to read each announced weights version while idle (default true). When
+   * false, every job reads its weights after it starts.
+   */
+  prefetchWeights?: boolean;
 }
 
 /**
@@ -141,7 +146,7 @@ export class GradientWorker {
   static async start(options: GradientWorkerOptions): Promise<GradientWorker> {
     const worker = new GradientWorker(options);
     await worker.worker.waitUntilReady();
-    await worker.prefetcher.start();
+    if (options.prefetchWeights ?? true) await worker.prefetcher.start();
     await worker.heartbeat.start();
     void worker.worker.run().catch((error: unknown) => options.logger.error({ worker: worker.id, error: (error as Error).message }, 'worker loop stopped'));
     options.logger.info({ worker: worker.id, prefix: options.prefix, backend: options.backend }, 'worker started');
