@@ -364,8 +364,9 @@ export class GradientWorker {
     if (run.version !== null && sameVersion(run.version, version)) return;
 
     // A failed prefetch is no reason to fail the job: it reads the weights itself.
-    const prefetched = await this.prefetcher.take(version)?.catch(() => undefined);
-    clock.mark('weightsPrefetchWait');
+    const pending = this.prefetcher.take(version);
+    const prefetched = pending === null ? undefined : await pending.catch(() => undefined);
+    if (pending !== null) clock.mark('weightsPrefetchWait');
     let weights = prefetched;
     if (weights === undefined) {
       const payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
