@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@mcm/common';
 import type { QueueKeys } from './keys.ts';
 import { formatVersion, sameVersion, type WeightsVersion } from './payloads.ts';
+import { repeatLimitedWarning } from './repeat-limited-log.ts';
 import { decodeTensors, type NamedArray } from './tensor-payload.ts';
 
 /** Decoded weights of one version, or null when its key was gone from Redis. */
@@ -39,9 +40,9 @@ export class WeightsPrefetcher {
   async start(): Promise<void> {
     const subscriber = this.redis.duplicate();
     this.subscriber = subscriber;
-    subscriber.on('error', () => {
-      // ioredis reconnects and subscribes again by itself; the worker's main connection logs outages.
-    });
+    // ioredis reconnects and subscribes again by itself, so an error is only logged.
+    const subscriberError = repeatLimitedWarning(this.logger, 'weights announcement connection error; jobs read their weights themselves until it recovers');
+    subscriber.on('error', (error: Error) => subscriberError({ worker: this.workerId, error: error.message }));
     subscriber.on('message', (_channel: string, message: string) => this.announced(message));
     await subscriber.subscribe(this.keys.weightsPublished());
   }
