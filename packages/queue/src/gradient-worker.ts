@@ -80,8 +80,10 @@ interface LoadedRun {
  * model on first use. It computes the gradients of the job's shard of the batch with the
  * same `computeGradients` as the single-process trainer, uploads them to Redis and
  * returns their key. A job for a weights version that is no longer current is rejected
- * as stale. `close()` (called on SIGTERM) hands an unfinished job back to the queue at
- * the next micro-batch boundary, so that another worker computes it.
+ * as stale. While idle, it reads each weights version the coordinator announces, so that
+ * the version's job finds the weights in place; a running job's weights never change.
+ * `close()` (called on SIGTERM) hands an unfinished job back to the queue at the next
+ * micro-batch boundary, so that another worker computes it.
  */
 export class GradientWorker {
   readonly id: string;
