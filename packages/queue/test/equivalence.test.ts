@@ -1,75 +1,43 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { train, type TrainingData } from '@mcm/training';
-import type { ModelConfig } from '@mcm/model';
+import { describe, expect, it } from 'vitest';
+import { train } from '@mcm/training';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
-import { useCpuBackend } from '../../training/test/helpers/backend.ts';
-import { GradientCoordinator } from '../src/gradient-coordinator.ts';
 import { GradientWorker } from '../src/gradient-worker.ts';
-import { closeRedis, connectRedis } from '../src/redis.ts';
-import {
-  createTinyModel,
-  fixtureTrainerOptions,
-  readStepLines,
-  temporaryRunDir,
-  testPolicy,
-  uniquePrefix,
-  type StepLine,
-  trainReferenceRun,
-  type ReferenceRun,
-} from './helpers/fixture.ts';
-import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
+import { startFixtureCoordinator } from './helpers/coordinator.ts';
+import { createTinyModel, fixtureTrainerOptions, readStepLines, temporaryRunDir, testPolicy, type StepLine } from './helpers/fixture.ts';
+import { useReferenceRun } from './helpers/reference-suite.ts';
+import { connectShared, freshPrefix } from './helpers/shared-redis.ts';
+import { useTeardown } from './helpers/teardown.ts';
 
 const logger = silentLogger();
 const policy = testPolicy();
-let fixture: ReferenceRun['fixture'];
-let data: TrainingData;
-let config: ModelConfig;
-let reference: StepLine[];
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  await useCpuBackend();
-  ({ fixture, data, config, reference } = await trainReferenceRun());
-});
-
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  await fixture?.remove();
-});
+const suite = useReferenceRun();
+const teardown = useTeardown();
 
 /**
  * Trains the fixture run with `workerCount` in-process workers; returns its steps and
  * the tensor count after each step, workers' and coordinator's together.
  */
 async function distributedRun(workerCount: number, microBatches: number): Promise<{ steps: StepLine[]; tensors: number[] }> {
-  const prefix = uniquePrefix(`equivalence${workerCount}`);
+  const prefix = freshPrefix(teardown, `equivalence${workerCount}`);
   const run = await temporaryRunDir(`distributed${workerCount}`);
-  const connections: Redis[] = [];
-  const connect = async () => {
-    const redis = await connectRedis(REDIS_URL, { policy, logger, role: 'test' });
-    connections.push(redis);
-    return redis;
-  };
+  teardown.add(run.remove);
+  const connect = () => connectShared(teardown, { policy, logger });
 
-  const workers: GradientWorker[] = [];
   for (let i = 0; i < workerCount; i++) {
-    workers.push(await GradientWorker.start({ redis: await connect(), prefix, policy, logger, backend: 'cpu', id: `worker-${i}` }));
+    const worker = await GradientWorker.start({ redis: await connect(), prefix, policy, logger, backend: 'cpu', id: `worker-${i}` });
+    teardown.add(() => worker.close());
   }
-  const coordinator = await GradientCoordinator.start({
+  const coordinator = await startFixtureCoordinator(teardown, suite, {
     redis: await connect(),
     prefix,
     policy,
     logger,
     run: `equivalence-${workerCount}`,
-    data,
-    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
     microBatches,
-    encoding: { sparseRows: true, denseFloat16: false },
   });
 
-  const model = createTinyModel(config);
+  const model = createTinyModel(suite.config);
   const tensors: number[] = [];
   const step: typeof coordinator.step = async (...args) => {
     const result = await coordinator.step(...args);
@@ -77,15 +45,10 @@ async function distributedRun(workerCount: number, microBatches: number): Promis
     return result;
   };
   try {
-    await train(model, data, fixtureTrainerOptions(run.dir, config), logger, step);
+    await train(model, suite.data, fixtureTrainerOptions(run.dir, suite.config), logger, step);
     return { steps: await readStepLines(run.dir), tensors };
   } finally {
     model.dispose();
-    await coordinator.close();
-    for (const worker of workers) await worker.close();
-    for (const redis of connections) await closeRedis(redis);
-    await deletePrefix(REDIS_URL, prefix);
-    await run.remove();
   }
 }
 
@@ -107,7 +70,7 @@ describe('distributed training equivalence', () => {
   ])('$workers workers match one process', async ({ workers, microBatches }) => {
     const { steps, tensors } = await distributedRun(workers, microBatches);
 
-    expectSameLosses(steps, reference);
+    expectSameLosses(steps, suite.reference);
     // Every worker has built its model by the end of step 1; from then on nothing may leak.
     expect(new Set(tensors.slice(1)).size).toBe(1);
     for (const line of steps) {

@@ -1,47 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { train, type TrainingData } from '@mcm/training';
-import type { ModelConfig } from '@mcm/model';
+import { train } from '@mcm/training';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
-import { useCpuBackend } from '../../training/test/helpers/backend.ts';
 import { GradientCoordinator } from '../src/gradient-coordinator.ts';
 import { GradientWorker } from '../src/gradient-worker.ts';
 import { checkNoEviction, closeRedis, connectRedis } from '../src/redis.ts';
-import {
-  captureLogger,
-  createTinyModel,
-  fixtureTrainerOptions,
-  readStepLines,
-  temporaryRunDir,
-  testPolicy,
-  type StepLine,
-  trainReferenceRun,
-  type ReferenceRun,
-} from './helpers/fixture.ts';
+import { startFixtureCoordinator } from './helpers/coordinator.ts';
+import { captureLogger, createTinyModel, fixtureTrainerOptions, readStepLines, temporaryRunDir, testPolicy } from './helpers/fixture.ts';
 import { freePort, OwnRedis } from './helpers/redis.ts';
+import { useReferenceRun } from './helpers/reference-suite.ts';
+import { useTeardown } from './helpers/teardown.ts';
 
 const policy = testPolicy();
 const MAX_STEPS = 5;
-let fixture: ReferenceRun['fixture'];
-let data: TrainingData;
-let config: ModelConfig;
-let reference: StepLine[];
-let cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  await useCpuBackend();
-  ({ fixture, data, config, reference } = await trainReferenceRun(MAX_STEPS));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-afterAll(async () => {
-  await fixture?.remove();
-});
+const suite = useReferenceRun(MAX_STEPS);
+const teardown = useTeardown();
 
 describe('Redis faults', () => {
   it('unreachable Redis names the URL', async () => {
@@ -63,22 +37,23 @@ describe('Redis faults', () => {
 
   it('coordinator rejects an evicting Redis', async () => {
     const server = await OwnRedis.start(['--maxmemory-policy', 'allkeys-lru']);
-    cleanups.push(() => server.stop());
+    teardown.add(() => server.stop());
     const redis = await connectRedis(server.url, { policy, logger: silentLogger(), role: 'test' });
-    cleanups.push(() => closeRedis(redis));
+    teardown.add(() => closeRedis(redis));
 
     await expect(checkNoEviction(redis)).rejects.toThrow(
       `Redis at redis://127.0.0.1:${server.port}/0 has maxmemory-policy allkeys-lru, which may evict queued jobs and gradients; ` +
         'set "maxmemory-policy noeviction" in redis.conf',
     );
+    // A bare start, not startFixtureCoordinator: the test needs the rejected promise, and the start fails before it reads the description.
     const start = GradientCoordinator.start({
       redis,
       prefix: 'evicting',
       policy,
       logger: silentLogger(),
       run: 'evicting',
-      data,
-      description: { modelName: 'mcm', modelConfig: config, features: [], tasks: [] },
+      data: suite.data,
+      description: { modelName: 'mcm', modelConfig: suite.config, features: [], tasks: [] },
       microBatches: 1,
       encoding: { sparseRows: true, denseFloat16: false },
     });
@@ -87,11 +62,11 @@ describe('Redis faults', () => {
 
   it('survives a Redis restart mid-run', async () => {
     const server = await OwnRedis.start();
-    cleanups.push(() => server.stop());
+    teardown.add(() => server.stop());
     const coordinatorLog = captureLogger('coordinator');
     const workerLog = captureLogger('worker');
     const connections: Redis[] = [];
-    cleanups.push(async () => {
+    teardown.add(async () => {
       for (const redis of connections) await closeRedis(redis);
     });
     const coordinatorRedis = await connectRedis(server.url, { policy, logger: coordinatorLog.logger, role: 'coordinator' });
@@ -100,23 +75,19 @@ describe('Redis faults', () => {
 
     // The pause keeps the worker busy for a while in each step, so that Redis goes away mid-step.
     const worker = await GradientWorker.start({ redis: workerRedis, prefix: 'restart', policy, logger: workerLog.logger, backend: 'cpu', id: 'w', microBatchDelayMs: 400 });
-    cleanups.push(() => worker.close());
-    const coordinator = await GradientCoordinator.start({
+    teardown.add(() => worker.close());
+    const coordinator = await startFixtureCoordinator(teardown, suite, {
       redis: coordinatorRedis,
       prefix: 'restart',
       policy,
       logger: coordinatorLog.logger,
       run: 'restart',
-      data,
-      description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
       microBatches: 1,
-      encoding: { sparseRows: true, denseFloat16: false },
     });
-    cleanups.push(() => coordinator.close());
     const run = await temporaryRunDir('restart');
-    cleanups.push(run.remove);
+    teardown.add(run.remove);
 
-    const model = createTinyModel(config);
+    const model = createTinyModel(suite.config);
     let restart: Promise<void> | null = null;
     const step: typeof coordinator.step = async (...args) => {
       if (args[3].step === 3 && restart === null) {
@@ -129,13 +100,13 @@ describe('Redis faults', () => {
       }
       return coordinator.step(...args);
     };
-    await train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger(), step);
+    await train(model, suite.data, fixtureTrainerOptions(run.dir, suite.config, { maxSteps: MAX_STEPS }), silentLogger(), step);
     await restart;
     model.dispose();
 
     const steps = await readStepLines(run.dir);
     expect(steps).toHaveLength(MAX_STEPS);
-    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(suite.reference[i]!.loss, 5));
     for (const { records } of [coordinatorLog, workerLog]) {
       const lost = records.find((record) => record.msg === 'Redis connection lost; reconnecting');
       expect(lost).toBeDefined();

@@ -1,58 +1,28 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { train, type TrainingData } from '@mcm/training';
-import type { CustomerModel, ModelConfig } from '@mcm/model';
+import { train } from '@mcm/training';
+import type { CustomerModel } from '@mcm/model';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
-import { useCpuBackend } from '../../training/test/helpers/backend.ts';
-import { GradientCoordinator } from '../src/gradient-coordinator.ts';
 import { GradientWorker } from '../src/gradient-worker.ts';
 import { GRADIENT_QUEUE, QueueKeys } from '../src/keys.ts';
 import type { GradientJobData, GradientJobResult } from '../src/payloads.ts';
-import { closeRedis, connectRedis } from '../src/redis.ts';
 import { encodeTensors } from '../src/tensor-payload.ts';
 import { WorkerHeartbeat } from '../src/worker-registry.ts';
-import {
-  captureLogger,
-  createTinyModel,
-  fixtureTrainerOptions,
-  readStepLines,
-  temporaryRunDir,
-  testPolicy,
-  uniquePrefix,
-  type StepLine,
-  trainReferenceRun,
-  type ReferenceRun,
-} from './helpers/fixture.ts';
-import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
+import { startFixtureCoordinator } from './helpers/coordinator.ts';
+import { captureLogger, createTinyModel, fixtureTrainerOptions, readStepLines, temporaryRunDir, testPolicy, type StepLine } from './helpers/fixture.ts';
+import { useReferenceRun } from './helpers/reference-suite.ts';
+import { connectShared, freshPrefix } from './helpers/shared-redis.ts';
+import { useTeardown } from './helpers/teardown.ts';
 
 const policy = testPolicy();
 const MAX_STEPS = 3;
-let fixture: ReferenceRun['fixture'];
-let data: TrainingData;
-let config: ModelConfig;
-let reference: StepLine[];
-let cleanups: Array<() => Promise<void>> = [];
+const suite = useReferenceRun(MAX_STEPS);
+const teardown = useTeardown();
 
-beforeAll(async () => {
-  await useCpuBackend();
-  ({ fixture, data, config, reference } = await trainReferenceRun(MAX_STEPS));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-afterAll(async () => {
-  await fixture?.remove();
-});
-
-async function connect(): Promise<Redis> {
-  const redis = await connectRedis(REDIS_URL, { policy, logger: silentLogger(), role: 'test' });
-  cleanups.push(() => closeRedis(redis));
-  return redis;
+function connect(): Promise<Redis> {
+  return connectShared(teardown, { policy, logger: silentLogger() });
 }
 
 /**
@@ -64,34 +34,29 @@ async function runWithRogueAnswer(
   name: string,
   answer: (job: Job<GradientJobData, GradientJobResult>, redis: Redis, prefix: string, model: CustomerModel) => Promise<GradientJobResult>,
 ): Promise<{ steps: StepLine[]; records: Array<Record<string, unknown> & { msg: string }>; session: string; redis: Redis; prefix: string }> {
-  const prefix = uniquePrefix(name);
-  cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+  const prefix = freshPrefix(teardown, name);
   const keys = new QueueKeys(prefix);
   const redis = await connect();
 
   const rogueHeartbeat = new WorkerHeartbeat(redis, keys, { id: 'rogue', host: 'test', pid: 0, backend: 'none', startedAt: '' }, policy, silentLogger());
   await rogueHeartbeat.start();
   const rogue = new Worker<GradientJobData, GradientJobResult>(GRADIENT_QUEUE, null, { connection: redis, prefix, autorun: false });
-  cleanups.push(() => rogue.close());
+  teardown.add(() => rogue.close());
 
   const { logger, records } = captureLogger('coordinator');
   const run = await temporaryRunDir(name);
-  cleanups.push(run.remove);
-  const coordinator = await GradientCoordinator.start({
+  teardown.add(run.remove);
+  const coordinator = await startFixtureCoordinator(teardown, suite, {
     redis: await connect(),
     prefix,
     policy,
     logger,
     run: name,
-    data,
-    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
     microBatches: 1,
-    encoding: { sparseRows: true, denseFloat16: false },
   });
-  cleanups.push(() => coordinator.close());
 
-  const model = createTinyModel(config);
-  const training = train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+  const model = createTinyModel(suite.config);
+  const training = train(model, suite.data, fixtureTrainerOptions(run.dir, suite.config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
 
   let job: Job<GradientJobData, GradientJobResult> | undefined;
   while (job === undefined) {
@@ -102,7 +67,7 @@ async function runWithRogueAnswer(
   await rogueHeartbeat.stop();
 
   const honest = await GradientWorker.start({ redis: await connect(), prefix, policy, logger: silentLogger(), backend: 'cpu', id: 'honest' });
-  cleanups.push(() => honest.close());
+  teardown.add(() => honest.close());
   await training;
   model.dispose();
   return { steps: await readStepLines(run.dir), records, session: coordinator.session, redis, prefix };
@@ -143,7 +108,7 @@ describe('stale gradients', () => {
     });
 
     expect(steps).toHaveLength(MAX_STEPS);
-    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(suite.reference[i]!.loss, 5));
     expect(steps[0]!.redoneShards).toBe(1);
     const rejection = records.find((record) => record.msg === 'stale gradients rejected: computed on another weights version');
     expect(rejection).toBeDefined();
@@ -156,23 +121,22 @@ describe('stale gradients', () => {
     const { steps, records } = await runWithRogueAnswer('lostpayload', async (job, _connection, prefix) => resultFor(job, `${prefix}:never-written`, {}));
 
     expect(steps).toHaveLength(MAX_STEPS);
-    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(suite.reference[i]!.loss, 5));
     expect(steps[0]!.redoneShards).toBe(1);
     expect(records.some((record) => record.msg === 'gradient payload lost: its key is no longer in Redis')).toBe(true);
   });
 
   it('worker rejects a job of an old version', async () => {
-    const prefix = uniquePrefix('stalejob');
-    cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+    const prefix = freshPrefix(teardown, 'stalejob');
     const keys = new QueueKeys(prefix);
     const redis = await connect();
     await redis.set(keys.currentVersion(), JSON.stringify({ run: 'r', session: 's', version: 5 }));
 
     const { logger, records } = captureLogger('worker');
     const worker = await GradientWorker.start({ redis: await connect(), prefix, policy, logger, backend: 'cpu', id: 'checker' });
-    cleanups.push(() => worker.close());
+    teardown.add(() => worker.close());
     const queue = new Queue<GradientJobData, GradientJobResult>(GRADIENT_QUEUE, { connection: redis, prefix });
-    cleanups.push(() => queue.close());
+    teardown.add(() => queue.close());
 
     const job = await queue.add(
       'gradients',

@@ -1,27 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { train, type TrainableModel, type TrainingData } from '@mcm/training';
-import { CustomerModel, type ModelConfig } from '@mcm/model';
+import { train, type TrainableModel } from '@mcm/training';
+import { CustomerModel } from '@mcm/model';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
-import { useCpuBackend } from '../../training/test/helpers/backend.ts';
-import { GradientCoordinator } from '../src/gradient-coordinator.ts';
 import { GradientWorker } from '../src/gradient-worker.ts';
 import { QueueKeys } from '../src/keys.ts';
 import type { WeightsVersion } from '../src/payloads.ts';
-import { closeRedis, connectRedis } from '../src/redis.ts';
 import { encodeTensors, type NamedArray } from '../src/tensor-payload.ts';
-import {
-  createTinyModel,
-  fixtureTrainerOptions,
-  readStepLines,
-  temporaryRunDir,
-  testPolicy,
-  uniquePrefix,
-  type StepLine,
-  trainReferenceRun,
-  type ReferenceRun,
-} from './helpers/fixture.ts';
-import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
+import { startFixtureCoordinator } from './helpers/coordinator.ts';
+import { createTinyModel, fixtureTrainerOptions, readStepLines, temporaryRunDir, testPolicy, type StepLine } from './helpers/fixture.ts';
+import { useReferenceRun } from './helpers/reference-suite.ts';
+import { connectShared, freshPrefix } from './helpers/shared-redis.ts';
+import { useTeardown } from './helpers/teardown.ts';
 
 const logger = silentLogger();
 const policy = testPolicy();
@@ -29,30 +19,11 @@ const MAX_STEPS = 4;
 /** The value of every weight of the planted version, far from any trained weight. */
 const PLANTED_VALUE = 5;
 
-let fixture: ReferenceRun['fixture'];
-let data: TrainingData;
-let config: ModelConfig;
-let reference: StepLine[];
-let cleanups: Array<() => Promise<void>> = [];
+const suite = useReferenceRun(MAX_STEPS);
+const teardown = useTeardown();
 
-beforeAll(async () => {
-  await useCpuBackend();
-  ({ fixture, data, config, reference } = await trainReferenceRun(MAX_STEPS));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-afterAll(async () => {
-  await fixture?.remove();
-});
-
-async function connect(): Promise<Redis> {
-  const redis = await connectRedis(REDIS_URL, { policy, logger, role: 'test' });
-  cleanups.push(() => closeRedis(redis));
-  return redis;
+function connect(): Promise<Redis> {
+  return connectShared(teardown, { policy, logger });
 }
 
 /** Wraps a CustomerModel to record the weights it is given and to call `onForward` before each forward pass. */
@@ -81,12 +52,11 @@ async function recordedRun(
   name: string,
   options: { microBatches: number; microBatchDelayMs: number; onForward: (redis: Redis, keys: QueueKeys, session: () => string) => void },
 ): Promise<{ steps: Array<StepLine & { workerPhases: { detail?: Record<string, number> } }>; setCalls: Array<Record<string, NamedArray>> }> {
-  const prefix = uniquePrefix(name);
-  cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+  const prefix = freshPrefix(teardown, name);
   const keys = new QueueKeys(prefix);
   const redis = await connect();
   const run = await temporaryRunDir(name);
-  cleanups.push(run.remove);
+  teardown.add(run.remove);
 
   let session = '';
   const setCalls: Array<Record<string, NamedArray>> = [];
@@ -100,24 +70,20 @@ async function recordedRun(
     microBatchDelayMs: options.microBatchDelayMs,
     createModel: (description) => recordingModel(CustomerModel.create(description.modelConfig, 0), setCalls, () => options.onForward(redis, keys, () => session)),
   });
-  cleanups.push(() => worker.close());
-  const coordinator = await GradientCoordinator.start({
+  teardown.add(() => worker.close());
+  const coordinator = await startFixtureCoordinator(teardown, suite, {
     redis: await connect(),
     prefix,
     policy,
     logger,
     run: name,
-    data,
-    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
     microBatches: options.microBatches,
-    encoding: { sparseRows: true, denseFloat16: false },
   });
-  cleanups.push(() => coordinator.close());
   session = coordinator.session;
 
-  const model = createTinyModel(config);
+  const model = createTinyModel(suite.config);
   try {
-    await train(model, data, fixtureTrainerOptions(run.dir, config, { maxSteps: MAX_STEPS }), logger, coordinator.step);
+    await train(model, suite.data, fixtureTrainerOptions(run.dir, suite.config, { maxSteps: MAX_STEPS }), logger, coordinator.step);
   } finally {
     model.dispose();
   }
@@ -137,7 +103,7 @@ describe('weights prefetch', () => {
   it('idle worker takes announced weights', async () => {
     const { steps, setCalls } = await recordedRun('prefetch-idle', { microBatches: 1, microBatchDelayMs: 0, onForward: () => {} });
 
-    expectSameLosses(steps, reference);
+    expectSameLosses(steps, suite.reference);
     // One set per version: step 1 reads its weights in the job, later steps get them from the prefetch.
     expect(setCalls).toHaveLength(MAX_STEPS);
     const prefetchedSteps = steps.slice(1).filter((line) => line.workerPhases.detail?.weightsFetch === undefined);
@@ -150,7 +116,7 @@ describe('weights prefetch', () => {
     const plant = async (redis: Redis, keys: QueueKeys, session: string) => {
       const version: WeightsVersion = { run: 'prefetch-busy', session, version: 999 };
       const weights = new Map<string, NamedArray>();
-      const template = createTinyModel(config);
+      const template = createTinyModel(suite.config);
       for (const [name, weight] of Object.entries(template.getWeights())) weights.set(name, { shape: weight.shape, values: new Float32Array(weight.values.length).fill(PLANTED_VALUE) });
       template.dispose();
       const { payload } = encodeTensors(weights, { sparseRows: false, denseFloat16: false });
@@ -168,7 +134,7 @@ describe('weights prefetch', () => {
     });
 
     expect(planted).toBe(true);
-    expectSameLosses(steps, reference);
+    expectSameLosses(steps, suite.reference);
     const plantedSets = setCalls.filter((weights) => Object.values(weights).every((weight) => weight.values.every((value) => value === PLANTED_VALUE)));
     expect(plantedSets).toHaveLength(0);
   });

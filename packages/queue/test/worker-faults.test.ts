@@ -1,17 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { train, type TrainingData } from '@mcm/training';
-import { CustomerModel, type ModelConfig } from '@mcm/model';
+import { train } from '@mcm/training';
+import { CustomerModel } from '@mcm/model';
 import { silentLogger } from '../../training/test/helpers/silent-logger.ts';
-import { useCpuBackend } from '../../training/test/helpers/backend.ts';
-import { GradientCoordinator } from '../src/gradient-coordinator.ts';
 import { GradientWorker, type GradientWorkerOptions } from '../src/gradient-worker.ts';
 import { GRADIENT_QUEUE } from '../src/keys.ts';
 import { closeRedis, connectRedis } from '../src/redis.ts';
-import type { QueuePolicy } from '../src/policy.ts';
 import { WorkerChild } from './helpers/children.ts';
+import { startFixtureCoordinator } from './helpers/coordinator.ts';
 import {
   captureLogger,
   createTinyModel,
@@ -19,85 +16,41 @@ import {
   readStepLines,
   temporaryRunDir,
   testPolicy,
-  uniquePrefix,
+  TEST_POLICY_OVERRIDES,
   type StepLine,
-  trainReferenceRun,
-  type ReferenceRun,
 } from './helpers/fixture.ts';
-import { deletePrefix, REDIS_URL } from './helpers/redis.ts';
+import { REDIS_URL } from './helpers/redis.ts';
+import { useReferenceRun } from './helpers/reference-suite.ts';
+import { connectShared, freshPrefix } from './helpers/shared-redis.ts';
+import { useTeardown } from './helpers/teardown.ts';
 
-const POLICY_OVERRIDES: Partial<QueuePolicy> = {
-  lockDurationMs: 1_500,
-  stalledIntervalMs: 500,
-  heartbeatIntervalMs: 200,
-  heartbeatTtlMs: 1_000,
-  coordinatorLockTtlMs: 2_000,
-  pollIntervalMs: 250,
-  backoffMs: 100,
-};
-const policy = testPolicy(POLICY_OVERRIDES);
+const policy = testPolicy();
 const MAX_STEPS = 5;
-
-let fixture: ReferenceRun['fixture'];
-let data: TrainingData;
-let config: ModelConfig;
-let reference: StepLine[];
-let cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  await useCpuBackend();
-  ({ fixture, data, config, reference } = await trainReferenceRun(MAX_STEPS));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-afterAll(async () => {
-  await fixture?.remove();
-});
+const suite = useReferenceRun(MAX_STEPS);
+const teardown = useTeardown();
 
 /** Starts a coordinator with its own connection and run directory, all removed after the test. */
 async function startCoordinator(name: string, prefix: string, microBatches: number) {
   const { logger, records } = captureLogger('coordinator');
-  const redis = await connectRedis(REDIS_URL, { policy, logger, role: 'coordinator' });
+  const redis = await connectShared(teardown, { policy, logger, role: 'coordinator' });
   const run = await temporaryRunDir(name);
-  const coordinator = await GradientCoordinator.start({
-    redis,
-    prefix,
-    policy,
-    logger,
-    run: name,
-    data,
-    description: { modelName: 'mcm', modelConfig: config, features: config.features.map((f) => f.name), tasks: config.tasks.map((t) => t.name) },
-    microBatches,
-    encoding: { sparseRows: true, denseFloat16: false },
-  });
-  cleanups.push(async () => {
-    await coordinator.close();
-    await closeRedis(redis);
-    await run.remove();
-    await deletePrefix(REDIS_URL, prefix);
-  });
+  teardown.add(run.remove);
+  const coordinator = await startFixtureCoordinator(teardown, suite, { redis, prefix, policy, logger, run: name, microBatches });
   return { coordinator, runDir: run.dir, records, logger };
 }
 
 async function startChild(id: string, prefix: string, delayMs: number): Promise<WorkerChild> {
-  const child = await WorkerChild.start({ id, prefix, redisUrl: REDIS_URL, policy: POLICY_OVERRIDES, delayMs });
-  cleanups.push(() => child.stop());
+  const child = await WorkerChild.start({ id, prefix, redisUrl: REDIS_URL, policy: TEST_POLICY_OVERRIDES, delayMs });
+  teardown.add(() => child.stop());
   return child;
 }
 
 async function startInProcessWorker(id: string, prefix: string, options: Partial<GradientWorkerOptions> = {}): Promise<GradientWorker> {
   const logger = options.logger ?? silentLogger();
   const workerPolicy = options.policy ?? policy;
-  const redis: Redis = await connectRedis(REDIS_URL, { policy: workerPolicy, logger, role: 'worker' });
+  const redis = await connectShared(teardown, { policy: workerPolicy, logger, role: 'worker' });
   const worker = await GradientWorker.start({ redis, prefix, backend: 'cpu', id, ...options, policy: workerPolicy, logger });
-  cleanups.push(async () => {
-    await worker.close();
-    await closeRedis(redis);
-  });
+  teardown.add(() => worker.close());
   return worker;
 }
 
@@ -121,22 +74,22 @@ async function waitUntilActive(prefix: string, id: string, timeoutMs: number): P
 }
 
 function expectReferenceLosses(steps: StepLine[]): void {
-  expect(steps.map((line) => line.step)).toEqual(reference.map((line) => line.step));
+  expect(steps.map((line) => line.step)).toEqual(suite.reference.map((line) => line.step));
   steps.forEach((line, i) => {
-    expect(line.loss).toBeCloseTo(reference[i]!.loss, 5);
-    expect(line.gradientNorm).toBeCloseTo(reference[i]!.gradientNorm, 4);
+    expect(line.loss).toBeCloseTo(suite.reference[i]!.loss, 5);
+    expect(line.gradientNorm).toBeCloseTo(suite.reference[i]!.gradientNorm, 4);
     expect(line.examples).toBe(16);
   });
 }
 
 describe('worker faults', () => {
   it('SIGKILL mid-step: another worker redoes the shard', async () => {
-    const prefix = uniquePrefix('sigkill');
+    const prefix = freshPrefix(teardown, 'sigkill');
     const [victim, survivor] = await Promise.all([startChild('victim', prefix, 250), startChild('survivor', prefix, 250)]);
     const { coordinator, runDir, records } = await startCoordinator('sigkill', prefix, 2);
 
-    const model = createTinyModel(config);
-    const training = train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+    const model = createTinyModel(suite.config);
+    const training = train(model, suite.data, fixtureTrainerOptions(runDir, suite.config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
     const killedAt = await waitUntilActive(prefix, 'victim', 60_000);
     victim.kill('SIGKILL');
     expect(await victim.exit()).toBeNull();
@@ -152,18 +105,18 @@ describe('worker faults', () => {
   });
 
   it('joining worker gets weights and a shard', async () => {
-    const prefix = uniquePrefix('join');
+    const prefix = freshPrefix(teardown, 'join');
     const first = await startInProcessWorker('first', prefix);
     const { coordinator, runDir } = await startCoordinator('join', prefix, 1);
 
-    const model = createTinyModel(config);
+    const model = createTinyModel(suite.config);
     const joinAfter = 2;
     let joined: GradientWorker | null = null;
     const step: typeof coordinator.step = async (...args) => {
       if (args[3].step === joinAfter + 1) joined = await startInProcessWorker('joined', prefix);
       return coordinator.step(...args);
     };
-    await train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: MAX_STEPS }), silentLogger(), step);
+    await train(model, suite.data, fixtureTrainerOptions(runDir, suite.config, { maxSteps: MAX_STEPS }), silentLogger(), step);
     model.dispose();
 
     const steps = await readStepLines(runDir);
@@ -175,13 +128,13 @@ describe('worker faults', () => {
   });
 
   it('SIGTERM hands the shard back', async () => {
-    const prefix = uniquePrefix('sigterm');
+    const prefix = freshPrefix(teardown, 'sigterm');
     const stayer = await startInProcessWorker('stayer', prefix);
     const leaver = await startChild('leaver', prefix, 250);
     const { coordinator, runDir } = await startCoordinator('sigterm', prefix, 3);
 
-    const model = createTinyModel(config);
-    const training = train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
+    const model = createTinyModel(suite.config);
+    const training = train(model, suite.data, fixtureTrainerOptions(runDir, suite.config, { maxSteps: MAX_STEPS }), silentLogger(), coordinator.step);
     const leftAt = await waitUntilActive(prefix, 'leaver', 60_000);
     leaver.kill('SIGTERM');
     expect(await leaver.exit()).toBe(0);
@@ -199,11 +152,11 @@ describe('worker faults', () => {
 
 describe('slow workers', () => {
   it('lock outlasts a long micro-batch', async () => {
-    const prefix = uniquePrefix('slow');
+    const prefix = freshPrefix(teardown, 'slow');
     // Each forward pass blocks the event loop for longer than the lock lasts, as a large
     // model on a slow machine does.
     const blockMs = 900;
-    const slowPolicy = testPolicy({ ...POLICY_OVERRIDES, lockDurationMs: 600, stalledIntervalMs: 300 });
+    const slowPolicy = testPolicy({ lockDurationMs: 600, stalledIntervalMs: 300 });
     const { logger, records } = captureLogger('worker');
     const worker = await startInProcessWorker('slow', prefix, {
       policy: slowPolicy,
@@ -221,12 +174,12 @@ describe('slow workers', () => {
     });
     const { coordinator, runDir } = await startCoordinator('slow', prefix, 1);
 
-    const model = createTinyModel(config);
-    await train(model, data, fixtureTrainerOptions(runDir, config, { maxSteps: 3 }), silentLogger(), coordinator.step);
+    const model = createTinyModel(suite.config);
+    await train(model, suite.data, fixtureTrainerOptions(runDir, suite.config, { maxSteps: 3 }), silentLogger(), coordinator.step);
     model.dispose();
 
     const steps = await readStepLines(runDir);
-    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(reference[i]!.loss, 5));
+    steps.forEach((line, i) => expect(line.loss).toBeCloseTo(suite.reference[i]!.loss, 5));
     // Only the first job, before any micro-batch was timed, may lose its lock.
     const stalls = records.filter((record) => record.msg.startsWith('gradient job stalled'));
     expect(stalls.length).toBeLessThanOrEqual(1);

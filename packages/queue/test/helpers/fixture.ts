@@ -10,21 +10,26 @@ import { silentLogger } from '../../../training/test/helpers/silent-logger.ts';
 import { buildManifest, buildShard, plantedPatternCustomers, writeDataset, PLANTED_VOCABULARIES } from '../../../training/test/helpers/dataset-fixture.ts';
 import { resolvePolicy, type QueuePolicy } from '../../src/policy.ts';
 
-/** Timeouts short enough that a lost worker or coordinator is noticed within a second or two. */
+/**
+ * Timeouts short enough that a lost worker or coordinator is noticed within a second or two.
+ * Worker child processes get these as their policy overrides.
+ */
+export const TEST_POLICY_OVERRIDES: Partial<QueuePolicy> = {
+  lockDurationMs: 1_500,
+  stalledIntervalMs: 500,
+  heartbeatIntervalMs: 200,
+  heartbeatTtlMs: 1_000,
+  coordinatorLockTtlMs: 2_000,
+  pollIntervalMs: 250,
+  backoffMs: 100,
+  reconnectInitialDelayMs: 50,
+  reconnectMaxDelayMs: 500,
+  connectTimeoutMs: 2_000,
+};
+
+/** Returns the test policy: TEST_POLICY_OVERRIDES, then `overrides`, over the defaults. */
 export function testPolicy(overrides: Partial<QueuePolicy> = {}): QueuePolicy {
-  return resolvePolicy({
-    lockDurationMs: 1_500,
-    stalledIntervalMs: 500,
-    heartbeatIntervalMs: 200,
-    heartbeatTtlMs: 1_000,
-    coordinatorLockTtlMs: 2_000,
-    pollIntervalMs: 250,
-    backoffMs: 100,
-    reconnectInitialDelayMs: 50,
-    reconnectMaxDelayMs: 500,
-    connectTimeoutMs: 2_000,
-    ...overrides,
-  });
+  return resolvePolicy({ ...TEST_POLICY_OVERRIDES, ...overrides });
 }
 
 /** Returns a key prefix that no other test uses. */
