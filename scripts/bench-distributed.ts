@@ -16,6 +16,11 @@
  * `--batch`; the single process trains `--batch`. Throughput is compared in sequences per
  * second, because step times of different global batches are not comparable.
  *
+ * Each round also runs, for every worker count N above 1, N single-process trainings at
+ * once in separate processes that share nothing. Their summed throughput against one
+ * process alone is what the machine allows N workers at most (cores that share a cache
+ * and memory bus do not add up), so the workers' ratio can be read against it.
+ *
  * `--prefetch-weights off` starts the workers with --no-prefetch-weights, so that they read
  * each step's weights only once its job has started. Compare it with `on` (the default) to
  * see what reading them while the jobs are dispatched saves.
@@ -79,6 +84,8 @@ const { values: args } = parseArgs({
     layers: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'wasm' },
     'bytes-items': { type: 'string', default: '100000' },
+    // Internal: run only the single-process steps on this dataset and print their times as JSON.
+    'local-only': { type: 'string' },
   },
 });
 
@@ -244,6 +251,32 @@ function timeLocal(data: TrainingData, config: ModelConfig): number[] {
   return seconds;
 }
 
+/**
+ * Runs `count` single-process trainings at once, each in a process of its own on the same
+ * data, and returns each one's step times. Nothing is shared between them, so their summed
+ * throughput against one process alone is what the machine itself allows `count` workers
+ * at most: the ceiling of any speed-up from distributing.
+ */
+async function timeIndependent(count: number, dataDir: string): Promise<number[][]> {
+  const script = fileURLToPath(import.meta.url);
+  const runs = Array.from({ length: count }, () =>
+    new Promise<number[]>((resolveRun, rejectRun) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, ...process.argv.slice(2), '--local-only', dataDir], {
+        env: { ...process.env, MCM_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('error', rejectRun);
+      child.once('exit', (code) => {
+        if (code !== 0) return rejectRun(new Error(`independent training process exited with code ${code}`));
+        resolveRun((JSON.parse(output.trim().split('\n').pop()!) as { seconds: number[] }).seconds);
+      });
+    }),
+  );
+  return Promise.all(runs);
+}
+
 /** Starts `count` worker processes under `prefix` and waits until all of them send heartbeats. */
 async function startWorkers(count: number, prefix: string, dataDir: string, redis: Redis): Promise<ChildProcess[]> {
   const children = Array.from({ length: count }, (_, i) =>
@@ -404,6 +437,13 @@ function countZeroRows(array: NamedArray): number {
   return zero;
 }
 
+/** The child side of timeIndependent: times the single-process steps and prints them. */
+async function localOnly(dataDir: string): Promise<void> {
+  await initBackend(settings.backend);
+  const data = await loadTrainingData(dataDir);
+  process.stdout.write(`${JSON.stringify({ seconds: timeLocal(data, benchModelConfig(data, ['category', 'brand'])) })}\n`);
+}
+
 async function main(): Promise<void> {
   const backend = await initBackend(settings.backend);
   const dir = await mkdtemp(join(tmpdir(), 'mcm-bench-distributed-'));
@@ -430,14 +470,29 @@ async function main(): Promise<void> {
     );
 
     const local: number[] = [];
+    const parallelCounts = settings.workerCounts.filter((count) => count > 1);
+    const independent = new Map<number, number[][]>(parallelCounts.map((count) => [count, []]));
     const timings = new Map<number, DistributedTiming[]>(settings.workerCounts.map((count) => [count, []]));
     for (let round = 1; round <= settings.rounds; round++) {
       local.push(...timeLocal(data, config));
+      for (const count of parallelCounts) independent.get(count)!.push(...(await timeIndependent(count, dataDir)));
       for (const count of settings.workerCounts) timings.get(count)!.push(await timeDistributed(count, data, config));
       console.log(`round ${round} of ${settings.rounds} done, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
     }
 
     console.log(`single process (no queue): ${(median(local) * 1000).toFixed(1)} ms/step, ${(settings.batch / median(local)).toFixed(1)} sequences/s`);
+    for (const [count, runs] of independent) {
+      // Each process's own median, summed over the processes of a round, then the median over rounds.
+      const perRound: number[] = [];
+      for (let from = 0; from < runs.length; from += count) {
+        perRound.push(runs.slice(from, from + count).reduce((sum, seconds) => sum + settings.batch / median(seconds), 0));
+      }
+      const together = median(perRound);
+      console.log(
+        `${count} independent single processes at once: ${together.toFixed(1)} sequences/s in all, ` +
+          `${(together / (settings.batch / median(local))).toFixed(2)}x one process alone: the most ${count} workers can reach on this machine`,
+      );
+    }
     const throughputs = new Map<number, number>();
     for (const [count, rounds] of timings) {
       const stepSeconds = rounds.flatMap((timing) => timing.stepSeconds);
@@ -481,4 +536,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (args['local-only'] !== undefined) await localOnly(args['local-only']);
+else await main();
