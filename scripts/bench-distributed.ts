@@ -437,7 +437,7 @@ function countZeroRows(array: NamedArray): number {
   return zero;
 }
 
-/** The child side of timeIndependent: times the single-process steps and prints them. */
+/** Times the single-process steps and prints them as JSON: the child side of timeIndependent. */
 async function localOnly(dataDir: string): Promise<void> {
   await initBackend(settings.backend);
   const data = await loadTrainingData(dataDir);

@@ -8,7 +8,7 @@ export class Teardown {
     this.steps.push(step);
   }
 
-  /** Runs and forgets every registered step, the last registered first. */
+  /** Runs and then clears every registered step, the last registered first. */
   async run(): Promise<void> {
     const steps = this.steps.reverse();
     this.steps = [];

@@ -15,7 +15,7 @@ export type TaskMetrics = Record<string, number>;
  * whose multi-valued task feature has no value) has no rank: NaN, left out of the
  * metrics.
  *
- * `excluded[b]`, when given, holds candidates taken out of row b's ranking (the values the
+ * `excluded[b]`, when given, contains candidates taken out of row b's ranking (the values the
  * customer has already seen): none of them counts as ahead of the target, and a target
  * that is itself excluded can never be recommended, so it gets rank Infinity.
  *
