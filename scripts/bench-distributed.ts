@@ -259,22 +259,37 @@ function timeLocal(data: TrainingData, config: ModelConfig): number[] {
  */
 async function timeIndependent(count: number, dataDir: string): Promise<number[][]> {
   const script = fileURLToPath(import.meta.url);
-  const runs = Array.from({ length: count }, () =>
-    new Promise<number[]>((resolveRun, rejectRun) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...process.argv.slice(2), '--local-only', dataDir], {
-        env: { ...process.env, MCM_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('error', rejectRun);
-      child.once('exit', (code) => {
-        if (code !== 0) return rejectRun(new Error(`independent training process exited with code ${code}`));
-        resolveRun((JSON.parse(output.trim().split('\n').pop()!) as { seconds: number[] }).seconds);
-      });
+  const children = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['--import', 'tsx', script, ...process.argv.slice(2), '--local-only', dataDir], {
+      env: { ...process.env, MCM_LOG_LEVEL: 'warn' },
+      stdio: ['pipe', 'pipe', 'inherit'],
     }),
   );
-  return Promise.all(runs);
+  const outputs = children.map(() => '');
+  const ready = children.map(
+    (child, i) =>
+      new Promise<void>((resolveReady) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          outputs[i] += chunk.toString();
+          if (outputs[i]!.includes('ready\n')) resolveReady();
+        });
+      }),
+  );
+  const finished = children.map(
+    (child, i) =>
+      new Promise<number[]>((resolveRun, rejectRun) => {
+        child.once('error', rejectRun);
+        child.once('exit', (code) => {
+          if (code !== 0) return rejectRun(new Error(`independent training process exited with code ${code}`));
+          resolveRun((JSON.parse(outputs[i]!.trim().split('\n').pop()!) as { seconds: number[] }).seconds);
+        });
+      }),
+  );
+
+  // Start-up takes seconds and varies, so every process waits, loaded, until all are: the timed steps then overlap.
+  await Promise.race([Promise.all(ready), Promise.all(finished)]);
+  for (const child of children) child.stdin.end('go\n');
+  return Promise.all(finished);
 }
 
 /** Starts `count` worker processes under `prefix` and waits until all of them send heartbeats. */
@@ -441,7 +456,11 @@ function countZeroRows(array: NamedArray): number {
 async function localOnly(dataDir: string): Promise<void> {
   await initBackend(settings.backend);
   const data = await loadTrainingData(dataDir);
-  process.stdout.write(`${JSON.stringify({ seconds: timeLocal(data, benchModelConfig(data, ['category', 'brand'])) })}\n`);
+  const config = benchModelConfig(data, ['category', 'brand']);
+  process.stdout.write('ready\n');
+  // The parent ends stdin once every process is ready.
+  for await (const _ of process.stdin) void _;
+  process.stdout.write(`${JSON.stringify({ seconds: timeLocal(data, config) })}\n`);
 }
 
 async function main(): Promise<void> {

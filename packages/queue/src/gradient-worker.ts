@@ -207,7 +207,7 @@ export class GradientWorker {
     for (const [index, part] of parts.entries()) {
       await this.extendForMicroBatch(job, token);
       const microBatchStart = performance.now();
-      const state = this.computeMicroBatch(run, data, part, sums, taskLossSums, shardLabelCounts);
+      const state = this.computeMicroBatch(run, data, part, sums, taskLossSums, shardLabelCounts, clock);
       this.longestMicroBatchMs = Math.max(this.longestMicroBatchMs, performance.now() - microBatchStart);
       randomState ??= state;
       if (this.options.microBatchDelayMs) await sleep(this.options.microBatchDelayMs);
@@ -266,6 +266,7 @@ export class GradientWorker {
     sums: Map<string, NamedArray>,
     taskLossSums: Record<string, number>,
     shardLabelCounts: Record<string, number>,
+    clock: PhaseClock,
   ): number[] {
     const { tasks, features } = run.description;
     // NOTE: this rebuilds next-event examples, as the random-prefix sampler makes them. A
@@ -279,12 +280,14 @@ export class GradientWorker {
       const total = data.batchLabelCounts[task] ?? 0;
       scaledWeights[task] = total === 0 ? 0 : ((data.taskWeights[task] ?? 0) * counts[task]!) / total;
     }
+    clock.mark('buildBatch');
 
     // Every micro-batch starts from the step's generator state, as the whole batch does
     // in a single process: the draws (dropout seeds, sampled negatives) do not depend on
     // the batch size, so each one draws the same negatives.
     const random = new Random(data.randomState);
     const computed = computeGradients(run.model, { batch, labels }, { taskWeights: scaledWeights, random });
+    clock.mark('gradients');
     try {
       for (const [name, gradient] of computed.gradients) {
         const values = gradient.dataSync() as Float32Array;
@@ -298,6 +301,7 @@ export class GradientWorker {
     } finally {
       disposeGradients(computed.gradients);
     }
+    clock.mark('gatherGradients');
     for (const task of tasks) {
       taskLossSums[task]! += computed.taskLosses[task]! * counts[task]!;
       shardLabelCounts[task]! += counts[task]!;
