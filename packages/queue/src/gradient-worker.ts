@@ -81,7 +81,7 @@ interface LoadedRun {
  * same `computeGradients` as the single-process trainer, uploads them to Redis and
  * returns their key. A job for a weights version that is no longer current is rejected
  * as stale. While idle, it reads each weights version the coordinator announces, so that
- * the version's job finds the weights in place; a running job's weights never change.
+ * the version's job finds the weights in place. The weights of a running job never change.
  * `close()` (called on SIGTERM) hands an unfinished job back to the queue at the next
  * micro-batch boundary, so that another worker computes it.
  */

@@ -65,8 +65,8 @@ export const TRAINING_DEFAULTS = {
   /** Choice of the validation or test events that become evaluation targets (docs/evaluation.md). */
   evalTargets: 'first' as EvaluationTargets,
   /**
-   * Whether evaluation leaves out the values a customer has already seen. Off: customers
-   * buy the same category and brand again, so a repeat is a right answer. The MovieLens
+   * Whether evaluation leaves out the values a customer has already seen. Off, because
+   * customers buy the same category and brand again, so a repeat is a correct prediction. The MovieLens
    * benchmarks turn it on, since nobody rates a movie twice.
    */
   excludeSeen: false,

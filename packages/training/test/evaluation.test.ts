@@ -99,10 +99,10 @@ describe('baselines', () => {
     expect(metrics['mrr@3']).toBeCloseTo(1 / 2 / 3, 12);
   });
 
-  it('excludes every value seen before the target, also beyond the history window', () => {
-    // Customer a's test target 6 has a window of 1 event (its validation 5) at maxLength 1,
-    // but it saw 2, 3, 2, 4 and 5 before. Popularity ranks 2, 3 first and 6 ties with 4, 5
-    // and 7 (rank 6); without the seen values only 7 ties with it: rank 2.
+  it('excludes seen values beyond the window', () => {
+    // At maxLength 1, customer a's window before test target 6 is its validation event 5,
+    // but its whole history is 2, 3, 2, 4, 5. Popularity ranks 2 and 3 first, and 6 ties
+    // with 4, 5 and 7, so its rank is 6. Without the seen values only 7 ties: rank 2.
     const set = buildEvaluationSet(data, 'test', 'first', 1);
     const a = set.examples.filter((example) => example.customerId === 'a');
     expect(a[0]!.ref.end - a[0]!.ref.start).toBe(1);
@@ -113,7 +113,7 @@ describe('baselines', () => {
     expect(unseen['mrr@10']).toBeCloseTo(1 / 2, 12);
   });
 
-  it('counts a repeated target as a miss when seen values are excluded', () => {
+  it('misses a repeated seen target', () => {
     // b's test target 2 repeats its validation value 2, so it can never be recommended.
     const set = buildEvaluationSet(data, 'test', 'first', 10);
     const b = set.examples.filter((example) => example.customerId === 'b');

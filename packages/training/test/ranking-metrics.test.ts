@@ -51,7 +51,7 @@ describe('rankTargets', () => {
     expect(() => rankTargets([0, 0, 1, 2, 3, 4], V, Int32Array.of(6))).toThrow(/target 6 of example 0 is not a vocabulary id/);
   });
 
-  it('leaves excluded candidates out of the count ahead of the target', () => {
+  it('skips excluded candidates ahead of the target', () => {
     // Target 3 scores 0.5; 2 and 5 score higher, and 2 is excluded: only 5 stays ahead.
     const scores = [NEG, NEG, 0.9, 0.5, 0.1, 0.7];
     expect(Array.from(rankTargets(scores, V, Int32Array.of(3), [new Set([2, 4])]))).toEqual([2]);
@@ -62,7 +62,7 @@ describe('rankTargets', () => {
     expect(Array.from(rankTargets(scores, V, Int32Array.of(2), [new Set([2])]))).toEqual([Infinity]);
   });
 
-  it('rejects exclusions for another number of rows', () => {
+  it('rejects exclusions of another row count', () => {
     expect(() => rankTargets([0, 0, 1, 2, 3, 4], V, Int32Array.of(2), [])).toThrow(/excluded candidates are given for 0 rows, expected one per target \(1\)/);
   });
 

@@ -7,7 +7,7 @@ export type FixtureCoordinatorOptions = Omit<CoordinatorOptions, 'data' | 'descr
 
 /**
  * Starts a coordinator that trains on the fixture dataset of `suite`, describes its tiny model
- * (all features and tasks) to the workers and asks for sparse-row gradients in float32.
+ * (all features and tasks) to the workers and requests sparse-row gradients in float32.
  * `teardown` closes it after the test.
  */
 export async function startFixtureCoordinator(teardown: Teardown, suite: ReferenceRun, options: FixtureCoordinatorOptions): Promise<GradientCoordinator> {

@@ -15,7 +15,7 @@ export interface EvaluateOptions {
   /**
    * Takes out of each example's candidates every value of the task the customer has seen
    * before the target (its whole history), as the published MovieLens protocols do. Off
-   * by default: customers repeat categories and brands, and those repeats are right answers.
+   * by default, because customers repeat categories and brands, and a repeat is a correct prediction.
    */
   excludeSeen?: boolean;
   /** Called after each batch with the number of examples scored so far. */

@@ -15,9 +15,9 @@ export type TaskMetrics = Record<string, number>;
  * whose multi-valued task feature has no value) has no rank: NaN, left out of the
  * metrics.
  *
- * `excluded[b]`, when given, contains candidates taken out of row b's ranking (the values the
- * customer has already seen): none of them counts as ahead of the target, and a target
- * that is itself excluded can never be recommended, so it gets rank Infinity.
+ * `excluded[b]`, when given, contains the candidates taken out of row b's ranking, such as
+ * the values the customer has already seen. None of them counts as ahead of the target.
+ * A target that is itself excluded can never be recommended, so it gets rank Infinity.
  *
  * `scores` is row-major [targets.length, vocabularySize].
  */
@@ -50,13 +50,14 @@ export function rankTargets(scores: ArrayLike<number>, vocabularySize: number, t
 
     const row = b * vocabularySize;
     const targetScore = scores[row + target]!;
+    const isAhead = (w: number) => w !== target && !(scores[row + w]! < targetScore);
     let ahead = 0;
     for (let w = FIRST_VALUE_ID; w < vocabularySize; w++) {
-      if (w !== target && !(scores[row + w]! < targetScore)) ahead++;
+      if (isAhead(w)) ahead++;
     }
     if (skip !== undefined) {
       for (const w of skip) {
-        if (w >= FIRST_VALUE_ID && w < vocabularySize && w !== target && !(scores[row + w]! < targetScore)) ahead--;
+        if (w >= FIRST_VALUE_ID && w < vocabularySize && isAhead(w)) ahead--;
       }
     }
     ranks[b] = 1 + ahead;
