@@ -12,6 +12,7 @@ import { rowScorer } from './last-position-readout.ts';
 import { scoringBatch } from './masked-inference.ts';
 import { createReadout, type CandidateScorer, type Readout } from './readout.ts';
 import type { SequenceBatch, TaskLabels } from './sequence-batch.ts';
+import { valuesView } from './engine/values-view.ts';
 import { TaskHead } from './task-head.ts';
 import { binaryLoss, fullSoftmaxLoss, sampledSoftmaxLoss } from './task-loss.ts';
 
@@ -205,7 +206,7 @@ export class CustomerModel {
     this.assertLive();
     const weights: ModelWeights = {};
     for (const [name, variable] of this.variables) {
-      weights[name] = { shape: [...variable.shape], values: Float32Array.from(variable.dataSync() as Float32Array) };
+      weights[name] = { shape: [...variable.shape], values: Float32Array.from(valuesView(variable)) };
     }
     return weights;
   }

@@ -3,6 +3,7 @@ export { attention } from './attention.ts';
 export { initBackend, type BackendChoice, type BackendName, type BackendPreference } from './backend.ts';
 export { gelu, layerNorm } from './fused.ts';
 export { linear, matMul } from './ops.ts';
+export { valuesView } from './values-view.ts';
 export {
   registerWasmTrainingKernels,
   slicedBatchMatMul,
