@@ -6,3 +6,6 @@
 // (about 0.5 s of start-up, and a webgl backend that Node cannot initialise). A Node bundle of
 // the gradients alone would remove them.
 import '@tensorflow/tfjs';
+import { registerSumGradient } from './sum-gradient.ts';
+
+registerSumGradient();
