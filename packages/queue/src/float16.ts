@@ -40,10 +40,3 @@ export function fromFloat16Bits(bits: number): number {
   if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
-
-/** Converts float32 values to half-precision bits. */
-export function encodeFloat16(values: Float32Array): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = toFloat16Bits(values[i]!);
-  return out;
-}

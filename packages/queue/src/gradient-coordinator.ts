@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@mcm/common';
+import { valuesView } from '@mcm/model';
 import { applyGradients, disposeGradients, type AdamW, type SampledBatch, type StepOptions, type StepResult, type TrainableModel, type TrainingData } from '@mcm/training';
 import { CoordinatorLock } from './coordinator-lock.ts';
 import { GRADIENT_QUEUE, QueueKeys } from './keys.ts';
@@ -23,7 +24,7 @@ import { epochMs, PhaseClock } from './phase-clock.ts';
 import { checkNoEviction } from './redis.ts';
 import { repeatLimitedWarning } from './repeat-limited-log.ts';
 import { labelCounts, planShards, type BatchShard } from './shard-plan.ts';
-import { addTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
+import { addTensors, TensorEncoder, type NamedArray } from './tensor-payload.ts';
 import { activeWorkers } from './worker-registry.ts';
 
 export interface CoordinatorOptions {
@@ -87,6 +88,12 @@ export class GradientCoordinator {
   private readonly completedAt = new Map<string, number>();
   private readonly failed = new Map<string, string>();
   private current: WeightsVersion | null = null;
+  /**
+   * Buffers kept from step to step, so that a step allocates no memory for its payloads:
+   * the weights' encoder, and the arrays the shards' gradients are summed into.
+   */
+  private readonly weightsEncoder = new TensorEncoder();
+  private sumArrays = new Map<string, NamedArray>();
   private closed: Promise<void> | null = null;
   private statusRecord: CoordinatorStatus;
 
@@ -206,7 +213,8 @@ export class GradientCoordinator {
     // The gradient keys are deleted while the update runs; the payloads are in hand already.
     const gradientsDeleted = this.options.redis.del(...results.map((result) => result.gradientKey));
     gradientsDeleted.catch(() => {});
-    const { sums, bytes } = sumPayloads(payloads);
+    const { sums, bytes } = sumPayloads(payloads, this.sumArrays);
+    this.sumArrays = sums;
     const taskLosses: Record<string, number> = {};
     let loss = 0;
     for (const task of tasks) {
@@ -313,9 +321,13 @@ export class GradientCoordinator {
    */
   private async publishWeights(model: TrainableModel, version: WeightsVersion, clock: PhaseClock): Promise<number> {
     const { redis, policy } = this.options;
-    const weights = new Map<string, NamedArray>(Object.entries(model.getWeights()));
+    // Views of the weights in place, so that each is copied once, into the payload; they
+    // stay valid because no tensor operation runs before the encoding ends.
+    const weights = new Map<string, NamedArray>();
+    for (const [name, variable] of model.variables) weights.set(name, { shape: variable.shape.slice(), values: valuesView(variable) });
     clock.mark('getWeights');
-    const { payload } = encodeTensors(weights, { sparseRows: false, denseFloat16: false });
+    // A view of the encoder's buffer, which the next step reuses once this transaction has finished.
+    const { payload } = this.weightsEncoder.encode(weights, { sparseRows: false, denseFloat16: false });
     clock.mark('encodeWeights');
     const transaction = redis
       .multi()
@@ -522,12 +534,15 @@ function validateCoordinatorOptions(options: CoordinatorOptions): void {
   }
 }
 
-/** Sums the shards' gradient payloads in shard order, so that the sum does not depend on the order of arrival. */
-function sumPayloads(payloads: Buffer[]): { sums: Map<string, NamedArray>; bytes: number } {
+/**
+ * Sums the shards' gradient payloads in shard order, so that the sum does not depend on
+ * the order of arrival. The sums reuse the arrays of `spare`, the previous step's.
+ */
+function sumPayloads(payloads: Buffer[], spare: ReadonlyMap<string, NamedArray>): { sums: Map<string, NamedArray>; bytes: number } {
   const sums = new Map<string, NamedArray>();
   let bytes = 0;
   for (const payload of payloads) {
-    addTensors(sums, payload);
+    addTensors(sums, payload, spare);
     bytes += payload.byteLength;
   }
   return { sums, bytes };

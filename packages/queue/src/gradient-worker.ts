@@ -19,7 +19,9 @@ import { formatVersion, sameVersion, type GradientJobData, type GradientJobResul
 import type { QueuePolicy } from './policy.ts';
 import { PhaseClock } from './phase-clock.ts';
 import { labelCounts, resolveExamples, splitEvenly } from './shard-plan.ts';
-import { decodeTensors, encodeTensors, type NamedArray } from './tensor-payload.ts';
+import { GradientSums } from './gradient-sums.ts';
+import { PayloadAligner } from './payload-aligner.ts';
+import { decodeTensors, TensorEncoder } from './tensor-payload.ts';
 import { repeatLimitedWarning } from './repeat-limited-log.ts';
 import { WeightsPrefetcher, type FetchedWeights, type PendingWeights } from './weights-prefetcher.ts';
 import { WorkerHeartbeat } from './worker-registry.ts';
@@ -97,6 +99,14 @@ export class GradientWorker {
   private busy = false;
   /** Longest micro-batch this worker has computed, in milliseconds; sizes the lock before the next one. */
   private longestMicroBatchMs = 0;
+  /**
+   * Buffers kept from job to job (one job runs at a time), so that a step allocates no
+   * memory for its payloads: the gradient sum, its encoder, and the aligner that weights
+   * payloads are decoded from.
+   */
+  private readonly sums = new GradientSums();
+  private readonly encoder = new TensorEncoder();
+  private readonly weightsAligner = new PayloadAligner();
   private closing = false;
   private closed: Promise<void> | null = null;
 
@@ -199,7 +209,7 @@ export class GradientWorker {
 
     const refs = resolveExamples(run.data, data.examples);
     const parts = splitEvenly(refs, Math.min(data.microBatches, refs.length));
-    const sums = new Map<string, NamedArray>();
+    this.sums.clear();
     const taskLossSums: Record<string, number> = Object.fromEntries(run.description.tasks.map((task) => [task, 0]));
     const shardLabelCounts: Record<string, number> = Object.fromEntries(run.description.tasks.map((task) => [task, 0]));
     let randomState: number[] | null = null;
@@ -207,7 +217,7 @@ export class GradientWorker {
     for (const [index, part] of parts.entries()) {
       await this.extendForMicroBatch(job, token);
       const microBatchStart = performance.now();
-      const state = this.computeMicroBatch(run, data, part, sums, taskLossSums, shardLabelCounts, clock);
+      const state = this.computeMicroBatch(run, data, part, taskLossSums, shardLabelCounts, clock);
       this.longestMicroBatchMs = Math.max(this.longestMicroBatchMs, performance.now() - microBatchStart);
       randomState ??= state;
       if (this.options.microBatchDelayMs) await sleep(this.options.microBatchDelayMs);
@@ -217,7 +227,8 @@ export class GradientWorker {
     }
 
     const uploadStart = clock.mark('compute');
-    const { payload, stats } = encodeTensors(sums, data.encoding);
+    // The payload is a view of the encoder's buffer, which the next job reuses once this upload has finished.
+    const { payload, stats } = this.encoder.encode(this.sums.current(), data.encoding);
     clock.mark('encode');
     const gradientKey = this.keys.gradients(data.run, data.session, data.version, data.shard, this.id);
     await this.options.redis.set(gradientKey, payload, 'PX', this.options.policy.payloadTtlMs);
@@ -254,16 +265,15 @@ export class GradientWorker {
   }
 
   /**
-   * Adds one micro-batch's gradients into `sums` and its loss sums and label counts into
-   * the totals, and returns the generator state after its forward pass. Each task's
-   * weight is scaled by the micro-batch's share of the batch's labelled examples, so
+   * Adds one micro-batch's gradients into the job's sums and its loss sums and label
+   * counts into the totals, and returns the generator state after its forward pass. Each
+   * task's weight is scaled by the micro-batch's share of the batch's labelled examples, so
    * that the sum over every micro-batch of every shard is the gradient of the whole batch.
    */
   private computeMicroBatch(
     run: LoadedRun,
     data: GradientJobData,
     refs: ReturnType<typeof resolveExamples>,
-    sums: Map<string, NamedArray>,
     taskLossSums: Record<string, number>,
     shardLabelCounts: Record<string, number>,
     clock: PhaseClock,
@@ -289,15 +299,7 @@ export class GradientWorker {
     const computed = computeGradients(run.model, { batch, labels }, { taskWeights: scaledWeights, random });
     clock.mark('gradients');
     try {
-      for (const [name, gradient] of computed.gradients) {
-        const values = gradient.dataSync() as Float32Array;
-        const sum = sums.get(name);
-        if (sum === undefined) {
-          sums.set(name, { shape: gradient.shape.slice(), values: Float32Array.from(values) });
-        } else {
-          for (let i = 0; i < values.length; i++) sum.values[i]! += values[i]!;
-        }
-      }
+      for (const [name, gradient] of computed.gradients) this.sums.add(name, gradient);
     } finally {
       disposeGradients(computed.gradients);
     }
@@ -373,26 +375,28 @@ export class GradientWorker {
     const pending = this.prefetcher.take(version);
     const prefetched = pending === null ? undefined : await pending.catch(() => undefined);
     if (pending !== null) clock.mark('weightsPrefetchWait');
-    let weights = prefetched;
-    if (weights === undefined) {
-      const payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
+    let payload = prefetched;
+    if (payload === undefined) {
+      payload = await this.options.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
       clock.mark('weightsFetch');
-      weights = payload === null ? null : decodeTensors(payload);
-      clock.mark('weightsDecode');
     }
-    if (weights === null) {
+    if (payload === null) {
       this.stats.staleJobsRejected++;
       this.options.logger.warn(log, 'stale gradient job rejected: its weights are no longer in Redis');
       throw new UnrecoverableError(`stale gradient job: the weights of version ${formatVersion(version)} are no longer in Redis`);
     }
-    this.setWeights(run, version, weights);
+    this.setWeights(run, version, payload);
     this.options.logger.debug({ ...log, prefetched: prefetched !== undefined }, 'weights loaded');
   }
 
-  /** Sets the model's weights; `run.version` names no version while the model is between two. */
-  private setWeights(run: LoadedRun, version: WeightsVersion, weights: Map<string, NamedArray>): void {
+  /**
+   * Decodes a weights payload and sets the model's weights; `run.version` names no version
+   * while the model is between two. The decoded arrays may be views of the aligner's
+   * buffer, which is why they are set at once.
+   */
+  private setWeights(run: LoadedRun, version: WeightsVersion, payload: Buffer): void {
     run.version = null;
-    run.model.setWeights(Object.fromEntries(weights));
+    run.model.setWeights(Object.fromEntries(decodeTensors(this.weightsAligner.align(payload))));
     run.version = { run: version.run, session: version.session, version: version.version };
   }
 
@@ -412,7 +416,13 @@ export class GradientWorker {
   private setPrefetchedWeights(pending: PendingWeights, weights: FetchedWeights): void {
     if (this.busy || weights === null || !this.wantsWeights(pending.version)) return;
     this.prefetcher.release(pending);
-    this.setWeights(this.loaded!, pending.version, weights);
+    try {
+      this.setWeights(this.loaded!, pending.version, weights);
+    } catch (error) {
+      // The version's job reads the weights again and fails with this error if it persists.
+      this.options.logger.warn({ worker: this.id, version: formatVersion(pending.version), error: (error as Error).message }, 'prefetched weights could not be set; the job reads them itself');
+      return;
+    }
     this.options.logger.debug({ worker: this.id, version: formatVersion(pending.version) }, 'prefetched weights set while idle');
   }
 

@@ -1,4 +1,5 @@
-import { encodeFloat16, fromFloat16Bits } from './float16.ts';
+import { fromFloat16Bits, toFloat16Bits } from './float16.ts';
+import { BUFFER_HEADROOM, PayloadAligner } from './payload-aligner.ts';
 import type { GradientEncoding } from './payloads.ts';
 
 /** A named tensor's values as a flat row-major float32 array. */
@@ -42,52 +43,110 @@ export interface PayloadStats {
  * Encodes named tensors into one binary payload: a 12-byte prefix (magic, format
  * version, header length), a JSON header listing each tensor's name, shape, encoding
  * and place, then the data, every part aligned to 4 bytes. With `sparseRows`, a matrix
- * is stored as its non-zero rows when that is smaller than storing it whole.
+ * is stored as its non-zero rows when that is smaller than storing it whole. The payload
+ * owns its memory; a process that sends one every step should use a TensorEncoder.
  */
 export function encodeTensors(tensors: ReadonlyMap<string, NamedArray>, encoding: GradientEncoding): { payload: Buffer; stats: PayloadStats } {
-  const parts: Uint8Array[] = [];
-  const entries: PayloadEntry[] = [];
+  const plan = planPayload(tensors, encoding);
+  const payload = Buffer.allocUnsafe(plan.bytes);
+  writePayload(plan, payload);
+  return { payload, stats: plan.stats };
+}
+
+/**
+ * Encodes payloads, in the format of encodeTensors, into one buffer that it keeps and
+ * grows, so that a worker or coordinator that sends a payload every step allocates no
+ * new memory for it once the buffer is large enough. Fresh megabytes every step would
+ * count against V8's external memory limit and bring a full garbage collection nearly
+ * every step.
+ */
+export class TensorEncoder {
+  private buffer = Buffer.alloc(0);
+
+  /** Encodes `tensors`; the payload is a view of this encoder's buffer, valid until the next call. */
+  encode(tensors: ReadonlyMap<string, NamedArray>, encoding: GradientEncoding): { payload: Buffer; stats: PayloadStats } {
+    const plan = planPayload(tensors, encoding);
+    if (this.buffer.byteLength < plan.bytes) this.buffer = Buffer.allocUnsafe(Math.ceil(plan.bytes * BUFFER_HEADROOM));
+    const payload = this.buffer.subarray(0, plan.bytes);
+    writePayload(plan, payload);
+    return { payload, stats: plan.stats };
+  }
+}
+
+/** A payload laid out before any byte is written: its header, each tensor's place and its total size. */
+interface PayloadPlan {
+  header: Buffer;
+  /** Header bytes with their padding, which is what the prefix records. */
+  headerBytes: number;
+  tensors: Array<{ entry: PayloadEntry; values: Float32Array; rows: Int32Array | null }>;
+  bytes: number;
+  stats: PayloadStats;
+}
+
+function planPayload(tensors: ReadonlyMap<string, NamedArray>, encoding: GradientEncoding): PayloadPlan {
+  const planned: PayloadPlan['tensors'] = [];
   const stats: PayloadStats = { bytes: 0, denseTensors: 0, sparseTensors: 0, rowsSent: 0, rowsTotal: 0 };
   let offset = 0;
-
-  const push = (entry: Omit<PayloadEntry, 'offset' | 'byteLength'>, data: Uint8Array[]) => {
-    const byteLength = data.reduce((sum, part) => sum + part.byteLength, 0);
-    entries.push({ ...entry, offset, byteLength });
-    parts.push(...data);
-    const padding = (4 - (byteLength % 4)) % 4;
-    if (padding > 0) parts.push(new Uint8Array(padding));
-    offset += byteLength + padding;
-  };
 
   for (const name of [...tensors.keys()].sort()) {
     const { shape, values } = tensors.get(name)!;
     const rows = encoding.sparseRows ? sparseRows(shape, values, encoding.denseFloat16 ? 2 : 4) : null;
+    let entry: PayloadEntry;
     if (rows !== null) {
       const width = shape.slice(1).reduce((a, b) => a * b, 1);
-      const rowValues = new Float32Array(rows.length * width);
-      rows.forEach((row, i) => rowValues.set(values.subarray(row * width, (row + 1) * width), i * width));
-      push({ name, shape, encoding: 'rows32', rows: rows.length }, [bytesOf(rows), bytesOf(rowValues)]);
+      entry = { name, shape, encoding: 'rows32', rows: rows.length, offset, byteLength: rows.length * 4 * (1 + width) };
       stats.sparseTensors++;
       stats.rowsSent += rows.length;
       stats.rowsTotal += shape[0]!;
-    } else if (encoding.denseFloat16) {
-      push({ name, shape, encoding: 'dense16' }, [bytesOf(encodeFloat16(values))]);
-      stats.denseTensors++;
     } else {
-      push({ name, shape, encoding: 'dense32' }, [bytesOf(values)]);
+      const denseFloat16 = encoding.denseFloat16;
+      entry = { name, shape, encoding: denseFloat16 ? 'dense16' : 'dense32', offset, byteLength: values.length * (denseFloat16 ? 2 : 4) };
       stats.denseTensors++;
     }
+    planned.push({ entry, values, rows });
+    offset += entry.byteLength + padding(entry.byteLength);
   }
 
-  const header = Buffer.from(JSON.stringify({ entries }), 'utf8');
-  const headerPadding = (4 - (header.byteLength % 4)) % 4;
-  const prefix = Buffer.alloc(PREFIX_BYTES);
-  prefix.writeUInt32LE(MAGIC, 0);
-  prefix.writeUInt32LE(FORMAT_VERSION, 4);
-  prefix.writeUInt32LE(header.byteLength + headerPadding, 8);
-  const payload = Buffer.concat([prefix, header, Buffer.alloc(headerPadding, 0x20), ...parts]);
-  stats.bytes = payload.byteLength;
-  return { payload, stats };
+  const header = Buffer.from(JSON.stringify({ entries: planned.map((tensor) => tensor.entry) }), 'utf8');
+  const headerBytes = header.byteLength + padding(header.byteLength);
+  stats.bytes = PREFIX_BYTES + headerBytes + offset;
+  return { header, headerBytes, tensors: planned, bytes: stats.bytes, stats };
+}
+
+/** Writes every byte of `target`, which is exactly `plan.bytes` long, padding included. */
+function writePayload(plan: PayloadPlan, target: Buffer): void {
+  target.writeUInt32LE(MAGIC, 0);
+  target.writeUInt32LE(FORMAT_VERSION, 4);
+  target.writeUInt32LE(plan.headerBytes, 8);
+  plan.header.copy(target, PREFIX_BYTES);
+  target.fill(0x20, PREFIX_BYTES + plan.header.byteLength, PREFIX_BYTES + plan.headerBytes);
+
+  const dataStart = PREFIX_BYTES + plan.headerBytes;
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  for (const { entry, values, rows } of plan.tensors) {
+    let at = dataStart + entry.offset;
+    if (rows !== null) {
+      const width = values.length / entry.shape[0]!;
+      for (let i = 0; i < rows.length; i++) view.setInt32(at + 4 * i, rows[i]!, true);
+      at += 4 * rows.length;
+      for (let i = 0; i < rows.length; i++) {
+        target.set(bytesOf(values.subarray(rows[i]! * width, (rows[i]! + 1) * width)), at);
+        at += 4 * width;
+      }
+    } else if (entry.encoding === 'dense16') {
+      for (let i = 0; i < values.length; i++) view.setUint16(at + 2 * i, toFloat16Bits(values[i]!), true);
+      at += 2 * values.length;
+    } else {
+      target.set(bytesOf(values), at);
+      at += 4 * values.length;
+    }
+    target.fill(0, at, at + padding(entry.byteLength));
+  }
+}
+
+/** Bytes that align `byteLength` to 4. */
+function padding(byteLength: number): number {
+  return (4 - (byteLength % 4)) % 4;
 }
 
 /** Reads the header of a payload and returns its entries and where the data starts. */
@@ -99,19 +158,30 @@ export function readPayloadHeader(payload: Buffer): { entries: PayloadEntry[]; d
   if (version !== FORMAT_VERSION) throw new Error(`tensor payload format ${version} is not supported; this version of mcm reads format ${FORMAT_VERSION}`);
   const headerLength = payload.readUInt32LE(8);
   const header = JSON.parse(payload.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as { entries: PayloadEntry[] };
-  return { entries: header.entries, dataStart: PREFIX_BYTES + headerLength };
+  const dataStart = PREFIX_BYTES + headerLength;
+  for (const entry of header.entries) {
+    const end = dataStart + entry.offset + entry.byteLength;
+    if (entry.offset % 4 !== 0 || end > payload.byteLength) {
+      throw new Error(`tensor "${entry.name}" lies at bytes ${dataStart + entry.offset}..${end} of a ${payload.byteLength}-byte payload; the payload is truncated or corrupt`);
+    }
+  }
+  return { entries: header.entries, dataStart };
 }
 
-/** Decodes a payload into dense arrays; row-sparse tensors get zeros in the rows not sent. */
-export function decodeTensors(payload: Buffer): Map<string, NamedArray> {
+/**
+ * Decodes a payload into dense arrays; row-sparse tensors get zeros in the rows not sent.
+ * A dense float32 tensor is a view of the payload, not a copy, when the payload starts
+ * 4-byte aligned (see PayloadAligner); the payload must then not change while the arrays
+ * are in use. An unaligned payload is copied once, whole.
+ */
+export function decodeTensors(received: Buffer): Map<string, NamedArray> {
+  const payload = received.byteOffset % 4 === 0 ? received : Buffer.from(received.buffer.slice(received.byteOffset, received.byteOffset + received.byteLength));
   const { entries, dataStart } = readPayloadHeaderCached(payload);
   const out = new Map<string, NamedArray>();
   for (const entry of entries) {
     const size = entry.shape.reduce((a, b) => a * b, 1);
     if (entry.encoding === 'dense32') {
-      // One copy into an aligned buffer of its own, instead of zeros plus an add.
-      const start = payload.byteOffset + dataStart + entry.offset;
-      const values = new Float32Array(payload.buffer.slice(start, start + entry.byteLength));
+      const values = new Float32Array(payload.buffer, payload.byteOffset + dataStart + entry.offset, entry.byteLength / 4);
       checkLength(entry, values.length, size);
       out.set(entry.name, { shape: entry.shape, values });
       continue;
@@ -125,14 +195,19 @@ export function decodeTensors(payload: Buffer): Map<string, NamedArray> {
 
 /**
  * Adds every tensor of `payload` into the dense arrays of `sums`, creating missing ones
- * with zeros. Shapes must match what `sums` already holds.
+ * with zeros: the array of the same name and shape in `spare`, zeroed, when there is
+ * one, else a new one. Shapes must match what `sums` already holds.
  */
-export function addTensors(sums: Map<string, NamedArray>, payload: Buffer): void {
-  const { entries } = readPayloadHeader(payload);
+export function addTensors(sums: Map<string, NamedArray>, received: Buffer, spare?: ReadonlyMap<string, NamedArray>): void {
+  const payload = summingAligner.align(received);
+  const { entries } = readPayloadHeaderCached(payload);
   for (const entry of entries) {
     let sum = sums.get(entry.name);
     if (sum === undefined) {
-      sum = { shape: entry.shape, values: new Float32Array(entry.shape.reduce((a, b) => a * b, 1)) };
+      const size = entry.shape.reduce((a, b) => a * b, 1);
+      const reused = spare?.get(entry.name);
+      sum = reused !== undefined && reused.shape.join('x') === entry.shape.join('x') ? reused : { shape: entry.shape, values: new Float32Array(size) };
+      sum.values.fill(0);
       sums.set(entry.name, sum);
     } else if (sum.shape.join('x') !== entry.shape.join('x')) {
       throw new Error(`gradient "${entry.name}" has shape [${entry.shape}] in one payload and [${sum.shape}] in another`);
@@ -143,18 +218,18 @@ export function addTensors(sums: Map<string, NamedArray>, payload: Buffer): void
 
 function addEntry(target: Float32Array, payload: Buffer, entry: PayloadEntry): void {
   const { dataStart } = readPayloadHeaderCached(payload);
-  const start = payload.byteOffset + dataStart + entry.offset;
-  // Copies, because a Buffer's byteOffset need not be aligned for a typed-array view.
-  const bytes = payload.buffer.slice(start, start + entry.byteLength);
+  // Aligned when the payload is: its parts start at multiples of 4.
+  const { buffer } = payload;
+  const byteOffset = payload.byteOffset + dataStart + entry.offset;
 
   if (entry.encoding === 'dense32') {
-    const values = new Float32Array(bytes);
+    const values = new Float32Array(buffer, byteOffset, entry.byteLength / 4);
     checkLength(entry, values.length, target.length);
     for (let i = 0; i < values.length; i++) target[i]! += values[i]!;
     return;
   }
   if (entry.encoding === 'dense16') {
-    const bits = new Uint16Array(bytes);
+    const bits = new Uint16Array(buffer, byteOffset, entry.byteLength / 2);
     checkLength(entry, bits.length, target.length);
     for (let i = 0; i < bits.length; i++) target[i]! += fromFloat16Bits(bits[i]!);
     return;
@@ -162,8 +237,8 @@ function addEntry(target: Float32Array, payload: Buffer, entry: PayloadEntry): v
 
   const rowCount = entry.rows ?? 0;
   const width = entry.shape.slice(1).reduce((a, b) => a * b, 1);
-  const rows = new Int32Array(bytes, 0, rowCount);
-  const values = new Float32Array(bytes, rowCount * 4, rowCount * width);
+  const rows = new Int32Array(buffer, byteOffset, rowCount);
+  const values = new Float32Array(buffer, byteOffset + rowCount * 4, rowCount * width);
   for (let i = 0; i < rowCount; i++) {
     const row = rows[i]!;
     if (row < 0 || row >= entry.shape[0]!) throw new Error(`gradient "${entry.name}" names row ${row}, outside its ${entry.shape[0]} rows`);
@@ -171,6 +246,9 @@ function addEntry(target: Float32Array, payload: Buffer, entry: PayloadEntry): v
     for (let j = 0; j < width; j++) target[base + j]! += values[i * width + j]!;
   }
 }
+
+/** Aligns the payloads addTensors reads; it is used only within one synchronous call. */
+const summingAligner = new PayloadAligner();
 
 const headerCache = new WeakMap<Buffer, { entries: PayloadEntry[]; dataStart: number }>();
 

@@ -3,10 +3,13 @@ import type { Logger } from '@mcm/common';
 import type { QueueKeys } from './keys.ts';
 import { formatVersion, sameVersion, type WeightsVersion } from './payloads.ts';
 import { repeatLimitedWarning } from './repeat-limited-log.ts';
-import { decodeTensors, type NamedArray } from './tensor-payload.ts';
+import { readPayloadHeader } from './tensor-payload.ts';
 
-/** Decoded weights of one version, or null when its key was gone from Redis. */
-export type FetchedWeights = Map<string, NamedArray> | null;
+/**
+ * The weights payload of one version, its header checked, or null when its key was gone
+ * from Redis. The worker decodes it when it sets the weights, into a buffer it keeps.
+ */
+export type FetchedWeights = Buffer | null;
 
 /** A read of one weights version, started when the coordinator announced it. */
 export interface PendingWeights {
@@ -15,7 +18,7 @@ export interface PendingWeights {
 }
 
 /**
- * Reads and decodes each weights version as soon as the coordinator announces it on the
+ * Reads each weights version as soon as the coordinator announces it on the
  * weights channel, so that an idle worker has the weights in hand before the version's
  * job arrives. It never touches a model: `onFetched` is called with the weights and the
  * worker decides whether it may set them now. A message lost while Redis reconnects only
@@ -103,6 +106,7 @@ export class WeightsPrefetcher {
 
   private async fetch(version: WeightsVersion): Promise<FetchedWeights> {
     const payload = await this.redis.getBuffer(this.keys.weights(version.run, version.session, version.version));
-    return payload === null ? null : decodeTensors(payload);
+    if (payload !== null) readPayloadHeader(payload);
+    return payload;
   }
 }

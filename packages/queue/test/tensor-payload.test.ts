@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromFloat16Bits, toFloat16Bits } from '../src/float16.ts';
-import { addTensors, decodeTensors, encodeTensors, type NamedArray } from '../src/tensor-payload.ts';
+import { addTensors, decodeTensors, encodeTensors, TensorEncoder, type NamedArray } from '../src/tensor-payload.ts';
 
 /** Returns a [rows, width] matrix that is zero except in `touched` rows. */
 function sparseMatrix(rows: number, width: number, touched: number[]): NamedArray {
@@ -68,6 +68,11 @@ describe('tensor payload', () => {
     expect(() => decodeTensors(Buffer.from('hello world, not tensors'))).toThrow('not a tensor payload');
   });
 
+  it('rejects a truncated payload, naming the tensor that does not fit', () => {
+    const { payload } = encodeTensors(new Map([['kernel', { shape: [4, 4], values: new Float32Array(16) }]]), { sparseRows: false, denseFloat16: false });
+    expect(() => decodeTensors(payload.subarray(0, payload.byteLength - 8))).toThrow(/tensor "kernel" lies at bytes \d+\.\.\d+ of a \d+-byte payload; the payload is truncated or corrupt/);
+  });
+
   it('halves dense bytes with float16', () => {
     const values = Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i) * 0.01);
     const tensors = new Map([['kernel', { shape: [64, 64], values }]]);
@@ -77,6 +82,77 @@ describe('tensor payload', () => {
 
     const decoded = decodeTensors(half.payload).get('kernel')!.values;
     for (let i = 0; i < values.length; i++) expect(Math.abs(decoded[i]! - values[i]!)).toBeLessThanOrEqual(Math.abs(values[i]!) * 2 ** -11 + 2 ** -24);
+  });
+});
+
+describe('tensor payload buffers', () => {
+  const encodings = [
+    { sparseRows: false, denseFloat16: false },
+    { sparseRows: false, denseFloat16: true },
+    { sparseRows: true, denseFloat16: false },
+  ];
+
+  /** A mix of a sparse table, an odd-length float16 vector and a dense kernel. */
+  function mixedTensors(touched: number[]): Map<string, NamedArray> {
+    return new Map([
+      ['embedding/item', sparseMatrix(200, 4, touched)],
+      ['odd', { shape: [3], values: Float32Array.from([1, -0.5, 2]) }],
+      ['kernel', { shape: [3, 5], values: Float32Array.from({ length: 15 }, (_, i) => i / 4 - 1) }],
+    ]);
+  }
+
+  /** Copies `payload` to an odd byte offset, as ioredis hands out slices of its pool. */
+  function misaligned(payload: Buffer): Buffer {
+    const pool = Buffer.alloc(payload.byteLength + 3);
+    payload.copy(pool, 3);
+    return pool.subarray(3);
+  }
+
+  it('a reused encoder writes the same bytes as a fresh payload, also after a larger one', () => {
+    const encoder = new TensorEncoder();
+    for (const touched of [[0, 5, 199], Array.from({ length: 150 }, (_, i) => i), [7]]) {
+      for (const encoding of encodings) {
+        const expected = encodeTensors(mixedTensors(touched), encoding);
+        const reused = encoder.encode(mixedTensors(touched), encoding);
+        expect(reused.payload.equals(expected.payload)).toBe(true);
+        expect(reused.stats).toEqual(expected.stats);
+      }
+    }
+  });
+
+  it('sums into the spare arrays of matching shape, zeroed first', () => {
+    const { payload } = encodeTensors(mixedTensors([4]), { sparseRows: true, denseFloat16: false });
+    const spare = new Map<string, NamedArray>([
+      ['embedding/item', { shape: [200, 4], values: new Float32Array(800).fill(9) }],
+      ['kernel', { shape: [5, 3], values: new Float32Array(15).fill(9) }],
+    ]);
+    const sums = new Map<string, NamedArray>();
+    addTensors(sums, payload, spare);
+
+    expect(sums.get('embedding/item')).toBe(spare.get('embedding/item'));
+    expect(sums.get('embedding/item')!.values).toEqual(sparseMatrix(200, 4, [4]).values);
+    // The spare kernel is [5, 3], the payload's [3, 5]: a new array is made instead.
+    expect(sums.get('kernel')).not.toBe(spare.get('kernel'));
+    expect(sums.get('kernel')!.values).toEqual(mixedTensors([]).get('kernel')!.values);
+  });
+
+  it('decodes and adds a payload that starts at an unaligned byte offset', () => {
+    for (const encoding of encodings) {
+      const tensors = mixedTensors([2, 9]);
+      const { payload } = encodeTensors(tensors, encoding);
+      const shifted = misaligned(payload);
+      expect(shifted.byteOffset % 4).not.toBe(0);
+
+      const aligned = decodeTensors(payload);
+      const decoded = decodeTensors(shifted);
+      const sums = new Map<string, NamedArray>();
+      addTensors(sums, shifted);
+      addTensors(sums, payload);
+      for (const name of tensors.keys()) {
+        expect(decoded.get(name)!.values).toEqual(aligned.get(name)!.values);
+        expect(sums.get(name)!.values).toEqual(aligned.get(name)!.values.map((value) => 2 * value));
+      }
+    }
   });
 });
 
