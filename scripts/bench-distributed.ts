@@ -4,11 +4,18 @@
  * gradients.
  *
  *   nice npx tsx scripts/bench-distributed.ts
- *   nice npx tsx scripts/bench-distributed.ts --workers 1,2,4 --steps 30 --bytes-items 100000
+ *   nice npx tsx scripts/bench-distributed.ts --workers 1,2,4 --steps 32 --bytes-items 100000
  *
  * `--rounds N` repeats the single-process, 1-worker and 2-worker runs N times in turn and
- * reports medians over all rounds, so that a load that changes during the benchmark (a
+ * pools the steps of all rounds, so that a load that changes during the benchmark (a
  * shared machine) weighs on every configuration alike.
+ *
+ * Throughput is the sequences of all timed steps over their total time, and the phases
+ * are means per step. Medians would mislead: the sampler groups its batches by history
+ * length, so one step costs up to ten times another, and the median step depends on which
+ * batches happen to fall in the middle. `--warmup` and `--steps` must be multiples of the
+ * sampler's bucket pool (BUCKET_BATCHES), so that every configuration trains on whole
+ * pools and so on the same mix of lengths.
  *
  * `--scaling strong` (the default) trains the same global batch of `--batch` sequences in
  * every configuration, so more workers split the same work. `--scaling weak` gives each
@@ -73,7 +80,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     rounds: { type: 'string', default: '1' },
     steps: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '4' },
     batch: { type: 'string', default: '64' },
     scaling: { type: 'string', default: 'strong' },
     'prefetch-weights': { type: 'string', default: 'on' },
@@ -91,6 +98,16 @@ const { values: args } = parseArgs({
 
 if (args.scaling !== 'strong' && args.scaling !== 'weak') {
   throw new Error(`--scaling must be "strong" or "weak", got "${args.scaling}"`);
+}
+
+/** Batches the sampler draws at once and sorts by history length; the trainer's default is 8. */
+const BUCKET_BATCHES = 4;
+
+for (const option of ['steps', 'warmup'] as const) {
+  const value = Number(args[option]);
+  if (!Number.isInteger(value) || value < 0 || value % BUCKET_BATCHES !== 0) {
+    throw new Error(`--${option} must be a multiple of ${BUCKET_BATCHES} (the sampler's bucket pool), got ${args[option]}`);
+  }
 }
 
 if (args['prefetch-weights'] !== 'on' && args['prefetch-weights'] !== 'off') {
@@ -206,7 +223,7 @@ function sampler(data: TrainingData, config: ModelConfig, batchSize = settings.b
     features: config.features.map((feature) => feature.name),
     tasks: config.tasks.map((task) => task.name),
     seed: 1,
-    bucketBatches: 4,
+    bucketBatches: BUCKET_BATCHES,
   });
 }
 
@@ -222,10 +239,14 @@ function stepOptions(config: ModelConfig, step: number, random: Random): StepOpt
 
 const ADAMW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
 
-/** Formats the median of each phase in milliseconds; a phase missing from a record (a step that skipped it) counts as 0. */
+/** Formats the mean of each phase in milliseconds; a phase missing from a record (a step that skipped it) counts as 0. */
 function formatPhases(records: Array<Record<string, number>>): string {
   const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
-  return names.map((name) => `${name} ${(median(records.map((record) => record[name] ?? 0)) * 1000).toFixed(1)}`).join(', ');
+  return names.map((name) => `${name} ${(mean(records.map((record) => record[name] ?? 0)) * 1000).toFixed(1)}`).join(', ');
+}
+
+function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
 function median(values: number[]): number {
@@ -499,42 +520,43 @@ async function main(): Promise<void> {
       console.log(`round ${round} of ${settings.rounds} done, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
     }
 
-    console.log(`single process (no queue): ${(median(local) * 1000).toFixed(1)} ms/step, ${(settings.batch / median(local)).toFixed(1)} sequences/s`);
+    const alone = settings.batch / mean(local);
+    console.log(`single process (no queue): ${(mean(local) * 1000).toFixed(1)} ms/step on average, ${alone.toFixed(1)} sequences/s`);
     for (const [count, runs] of independent) {
-      // Each process's own median, summed over the processes of a round, then the median over rounds.
+      // Each process's own throughput, summed over the processes of a round, then the median over rounds.
       const perRound: number[] = [];
       for (let from = 0; from < runs.length; from += count) {
-        perRound.push(runs.slice(from, from + count).reduce((sum, seconds) => sum + settings.batch / median(seconds), 0));
+        perRound.push(runs.slice(from, from + count).reduce((sum, seconds) => sum + settings.batch / mean(seconds), 0));
       }
       const together = median(perRound);
       console.log(
-        `${count} independent single processes at once: ${together.toFixed(1)} sequences/s in all, ` +
-          `${(together / (settings.batch / median(local))).toFixed(2)}x one process alone: the most ${count} workers can reach on this machine`,
+        `${count} independent single processes at once: ${together.toFixed(1)} sequences/s in all (median of ${perRound.length} rounds), ` +
+          `${(together / alone).toFixed(2)}x one process alone: the most ${count} workers can reach on this machine`,
       );
     }
     const throughputs = new Map<number, number>();
     for (const [count, rounds] of timings) {
       const stepSeconds = rounds.flatMap((timing) => timing.stepSeconds);
-      const step = median(stepSeconds);
+      const step = mean(stepSeconds);
       const sequencesPerSecond = globalBatch(count) / step;
       throughputs.set(count, sequencesPerSecond);
-      const workerSeconds = median(rounds.flatMap((timing) => timing.workerSeconds));
-      const overheadSeconds = median(rounds.flatMap((timing) => timing.overheadSeconds));
-      const gradientBytes = median(rounds.flatMap((timing) => timing.gradientBytes));
+      const workerSeconds = mean(rounds.flatMap((timing) => timing.workerSeconds));
+      const overheadSeconds = mean(rounds.flatMap((timing) => timing.overheadSeconds));
+      const gradientBytes = mean(rounds.flatMap((timing) => timing.gradientBytes));
       // BullMQ's share: from the jobs' dispatch to the last result, minus the slowest worker's own time.
-      const roundTrip = median(rounds.flatMap((timing) => timing.coordinatorPhases.map((phases, i) => phases.wait! - timing.workerSeconds[i]!)));
+      const roundTrip = mean(rounds.flatMap((timing) => timing.coordinatorPhases.map((phases, i) => phases.wait! - timing.workerSeconds[i]!)));
       console.log(
-        `${count} worker(s), global batch ${globalBatch(count)}: ${(step * 1000).toFixed(1)} ms/step, ${sequencesPerSecond.toFixed(1)} sequences/s, ` +
+        `${count} worker(s), global batch ${globalBatch(count)}: ${(step * 1000).toFixed(1)} ms/step on average, ${sequencesPerSecond.toFixed(1)} sequences/s, ` +
           `slowest worker ${(workerSeconds * 1000).toFixed(1)} ms, overhead ${(overheadSeconds * 1000).toFixed(1)} ms/step ` +
           `(of which queue round trip ${(roundTrip * 1000).toFixed(1)} ms), ` +
           `gradients ${(gradientBytes / 1e6).toFixed(2)} MB/step, weights ${(rounds[0]!.weightsBytes / 1e6).toFixed(2)} MB/step`,
       );
       const workerPhases = rounds.flatMap((timing) => timing.workerPhases);
       const coordinatorPhases = rounds.flatMap((timing) => timing.coordinatorPhases);
-      console.log(`  slowest worker, median ms: ${formatPhases(workerPhases)}; coordinator, median ms: ${formatPhases(coordinatorPhases)}`);
-      console.log(`  slowest worker in detail, median ms: ${formatPhases(rounds.flatMap((timing) => timing.workerDetail))}`);
-      console.log(`  coordinator in detail, median ms: ${formatPhases(rounds.flatMap((timing) => timing.coordinatorDetail))}`);
-      console.log(`  last shard's queue delays, median ms: ${formatPhases(rounds.flatMap((timing) => timing.queueLatencies))}`);
+      console.log(`  slowest worker, mean ms: ${formatPhases(workerPhases)}; coordinator, mean ms: ${formatPhases(coordinatorPhases)}`);
+      console.log(`  slowest worker in detail, mean ms: ${formatPhases(rounds.flatMap((timing) => timing.workerDetail))}`);
+      console.log(`  coordinator in detail, mean ms: ${formatPhases(rounds.flatMap((timing) => timing.coordinatorDetail))}`);
+      console.log(`  last shard's queue delays, mean ms: ${formatPhases(rounds.flatMap((timing) => timing.queueLatencies))}`);
     }
     const [first, ...others] = settings.workerCounts;
     for (const count of others) {
