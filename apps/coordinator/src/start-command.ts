@@ -10,8 +10,10 @@ import {
   policyFromEnvironment,
   redactRedisUrl,
   redisUrlFromEnvironment,
+  setHeapGrowth,
 } from '@mcm/queue';
 import { RANDOM_PREFIX_SAMPLER } from '@mcm/training';
+import { addHeapGrowthOption } from '@mcm/trainer/heap-growth-option';
 import { addTrainOptions, runTrainCommand, type StepRunner, type TrainCommandOptions, type TrainSetup } from '@mcm/trainer/train-command';
 import { warmStartModel } from './nightly/warm-start.ts';
 import { startStatusServer } from './status-server.ts';
@@ -25,6 +27,7 @@ export interface StartCommandOptions extends TrainCommandOptions {
   statusPort?: number;
   statusHost: string;
   warmStart?: string;
+  heapGrowth: number;
 }
 
 export function registerStartCommand(program: Command): void {
@@ -44,7 +47,7 @@ export function registerStartCommand(program: Command): void {
     .addOption(new Option('--status-port <port>', 'serve the run status as JSON on GET /status at this port (0 picks a free one)').argParser(portNumber))
     .option('--status-host <host>', 'interface of the status endpoint', '127.0.0.1')
     .option('--warm-start <run>', "start from this run's best weights, vocabulary rows mapped by value (new values start fresh); ignored with --resume");
-  addDashboardOptions(command)
+  addDashboardOptions(addHeapGrowthOption(command))
     .addHelpText('after', 'With --dashboard, bull-board shows the gradient queue at /queues of the dashboard.')
     .action(async (options: StartCommandOptions) => {
       await runStartCommand(options);
@@ -55,6 +58,7 @@ export function registerStartCommand(program: Command): void {
 export async function runStartCommand(options: StartCommandOptions): Promise<void> {
   const redisUrl = redisUrlFromEnvironment();
   const policy = policyFromEnvironment();
+  setHeapGrowth(options.heapGrowth);
   const runDir = resolve(options.out);
   const run = basename(runDir).replace(/[^A-Za-z0-9._-]/g, '_');
   const signalLogger = createLogger('coordinator', { run });

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createLogger } from '@mcm/common';
 import { initBackend, type BackendPreference } from '@mcm/model';
-import { DEFAULT_PREFIX, policyFromEnvironment, redisUrlFromEnvironment, runWorkerProcess } from '@mcm/queue';
+import { DEFAULT_PREFIX, policyFromEnvironment, redisUrlFromEnvironment, runWorkerProcess, setHeapGrowth } from '@mcm/queue';
+import { addHeapGrowthOption } from './heap-growth-option.ts';
 import { integerAtLeast, oneOf } from './option-parsers.ts';
 
 /** The options of `worker`, as commander parses them. */
@@ -12,10 +13,11 @@ export interface WorkerCommandOptions {
   id?: string;
   microBatchDelayMs: number;
   prefetchWeights: boolean;
+  heapGrowth: number;
 }
 
 export function registerWorkerCommand(program: Command): void {
-  program
+  const command = program
     .command('worker')
     .description(
       'Compute gradients for a distributed run: take gradient jobs of the coordinator from Redis until SIGTERM. ' +
@@ -26,7 +28,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('--backend <backend>', 'tfjs backend: auto (fastest that loads), tensorflow, wasm or cpu', oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const), 'auto')
     .option('--id <id>', 'worker id in logs and job records (default: host, process id and a random suffix)')
     .option('--micro-batch-delay-ms <ms>', 'pause after each micro-batch, to rehearse failures mid-step (0 in production)', integerAtLeast(0), 0)
-    .option('--no-prefetch-weights', 'read the weights only once a job starts, instead of as soon as the coordinator announces them')
+    .option('--no-prefetch-weights', 'read the weights only once a job starts, instead of as soon as the coordinator announces them');
+  addHeapGrowthOption(command)
     .addHelpText('after', '\nMCM_QUEUE_POLICY overrides timeouts and retry counts as JSON, e.g. {"lockDurationMs":120000}; see docs/distributed.md.')
     .action(async (options: WorkerCommandOptions) => {
       await runWorkerCommand(options);
@@ -37,6 +40,7 @@ export function registerWorkerCommand(program: Command): void {
 export async function runWorkerCommand(options: WorkerCommandOptions): Promise<void> {
   const logger = createLogger('worker');
   const policy = policyFromEnvironment();
+  setHeapGrowth(options.heapGrowth);
   const backend = await initBackend(options.backend);
   await runWorkerProcess({
     redisUrl: redisUrlFromEnvironment(),

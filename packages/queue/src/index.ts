@@ -3,6 +3,7 @@ export * from './redis.ts';
 export * from './keys.ts';
 export * from './payloads.ts';
 export * from './float16.ts';
+export * from './heap-growth.ts';
 export * from './tensor-payload.ts';
 export * from './phase-clock.ts';
 export * from './shard-plan.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY, policyFromEnvironment, reconnectDelay, resolvePolicy } from '../src/policy.ts';
+import { setHeapGrowth } from '../src/heap-growth.ts';
 import { gradientJobId } from '../src/payloads.ts';
 import { QueueKeys } from '../src/keys.ts';
 import { redactRedisUrl } from '../src/redis.ts';
@@ -33,6 +34,14 @@ describe('queue policy', () => {
       if (previous === undefined) delete process.env.MCM_QUEUE_POLICY;
       else process.env.MCM_QUEUE_POLICY = previous;
     }
+  });
+});
+
+describe('heap growth', () => {
+  it('rejects a value that is not a whole percentage from 0 to 1000', () => {
+    for (const value of [-1, 12.5, 1001, Number.NaN]) expect(() => setHeapGrowth(value)).toThrow(`heap growth must be a whole percentage from 0 to 1000, got ${value}`);
+    // 0 gives the choice back to V8, as it is in a process that never called it.
+    expect(() => setHeapGrowth(0)).not.toThrow();
   });
 });
 
