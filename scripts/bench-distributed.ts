@@ -28,6 +28,10 @@
  * process alone is what the machine allows N workers at most (cores that share a cache
  * and memory bus do not add up), so the workers' ratio can be read against it.
  *
+ * `--heap-growth P` sets how far the JS heap may grow past its live size before a full
+ * garbage collection, in percent, in every process of the benchmark: the workers, the
+ * coordinator and the single processes (default: the workers' default; 0 leaves it to V8).
+ *
  * `--prefetch-weights off` starts the workers with --no-prefetch-weights, so that they read
  * each step's weights only once its job has started. Compare it with `on` (the default) to
  * see what reading them while the jobs are dispatched saves.
@@ -52,11 +56,13 @@ import {
   activeWorkers,
   closeRedis,
   connectRedis,
+  DEFAULT_HEAP_GROWTH_PERCENT,
   encodeTensors,
   GradientCoordinator,
   QueueKeys,
   redisUrlFromEnvironment,
   resolvePolicy,
+  setHeapGrowth,
   type NamedArray,
 } from '@mcm/queue';
 import { encodeShard, MANIFEST_FORMAT_VERSION, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION, type Manifest, type ShardData } from '@mcm/schema';
@@ -84,6 +90,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '64' },
     scaling: { type: 'string', default: 'strong' },
     'prefetch-weights': { type: 'string', default: 'on' },
+    'heap-growth': { type: 'string', default: String(DEFAULT_HEAP_GROWTH_PERCENT) },
     items: { type: 'string', default: '5000' },
     customers: { type: 'string', default: '3000' },
     length: { type: 'string', default: '50' },
@@ -122,6 +129,7 @@ const settings = {
   batch: Number(args.batch),
   scaling: args.scaling as 'strong' | 'weak',
   prefetchWeights: args['prefetch-weights'] === 'on',
+  heapGrowth: Number(args['heap-growth']),
   items: Number(args.items),
   customers: Number(args.customers),
   length: Number(args.length),
@@ -316,7 +324,7 @@ async function timeIndependent(count: number, dataDir: string): Promise<number[]
 /** Starts `count` worker processes under `prefix` and waits until all of them send heartbeats. */
 async function startWorkers(count: number, prefix: string, dataDir: string, redis: Redis): Promise<ChildProcess[]> {
   const children = Array.from({ length: count }, (_, i) =>
-    spawn(process.execPath, ['--import', 'tsx', TRAINER_CLI, 'worker', '--backend', settings.backend, '--queue-prefix', prefix, '--data', dataDir, '--id', `bench-${i}`, ...(settings.prefetchWeights ? [] : ['--no-prefetch-weights'])], {
+    spawn(process.execPath, ['--import', 'tsx', TRAINER_CLI, 'worker', '--backend', settings.backend, '--queue-prefix', prefix, '--data', dataDir, '--id', `bench-${i}`, '--heap-growth', String(settings.heapGrowth), ...(settings.prefetchWeights ? [] : ['--no-prefetch-weights'])], {
       env: { ...process.env, REDIS_URL: redisUrl, MCM_LOG_LEVEL: 'warn', MCM_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'ignore', 'inherit'],
     }),
@@ -502,7 +510,7 @@ async function main(): Promise<void> {
       `model: hidden ${settings.hidden}, ${settings.layers} blocks, max length ${settings.length}, ${parameterCount} parameters, ` +
         `batch ${settings.batch}, backend ${backend.name}; ${settings.steps} timed steps after ${settings.warmup} warm-up steps`,
     );
-    console.log(`workers prefetch announced weights: ${settings.prefetchWeights ? 'on' : 'off'}`);
+    console.log(`workers prefetch announced weights: ${settings.prefetchWeights ? 'on' : 'off'}; heap growth ${settings.heapGrowth}% in every process`);
     console.log(
       settings.scaling === 'weak'
         ? `scaling: weak, each worker computes ${settings.batch} sequences a step, so N workers train a global batch of N x ${settings.batch}; the single process trains ${settings.batch}`
@@ -577,5 +585,6 @@ async function main(): Promise<void> {
   }
 }
 
+setHeapGrowth(settings.heapGrowth);
 if (args['local-only'] !== undefined) await localOnly(args['local-only']);
 else await main();
