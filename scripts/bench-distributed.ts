@@ -29,8 +29,9 @@
  * and memory bus do not add up), so the workers' ratio can be read against it.
  *
  * `--heap-growth P` sets how far the JS heap may grow past its live size before a full
- * garbage collection, in percent, in every process of the benchmark: the workers, the
- * coordinator and the single processes (default: the workers' default; 0 leaves it to V8).
+ * garbage collection, in percent. It applies to every process of the benchmark: the
+ * workers, the coordinator and the single processes. The default is the workers' own,
+ * and 0 leaves the choice to V8.
  *
  * `--prefetch-weights off` starts the workers with --no-prefetch-weights, so that they read
  * each step's weights only once its job has started. Compare it with `on` (the default) to
@@ -107,7 +108,7 @@ if (args.scaling !== 'strong' && args.scaling !== 'weak') {
   throw new Error(`--scaling must be "strong" or "weak", got "${args.scaling}"`);
 }
 
-/** Batches the sampler draws at once and sorts by history length; the trainer's default is 8. */
+/** Batches the sampler draws at once and sorts by history length (the trainer's default is 8). */
 const BUCKET_BATCHES = 4;
 
 for (const option of ['steps', 'warmup'] as const) {
@@ -247,7 +248,7 @@ function stepOptions(config: ModelConfig, step: number, random: Random): StepOpt
 
 const ADAMW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
 
-/** Formats the mean of each phase in milliseconds; a phase missing from a record (a step that skipped it) counts as 0. */
+/** Formats the mean of each phase in milliseconds. A phase missing from a record (a step that skipped it) counts as 0. */
 function formatPhases(records: Array<Record<string, number>>): string {
   const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
   return names.map((name) => `${name} ${(mean(records.map((record) => record[name] ?? 0)) * 1000).toFixed(1)}`).join(', ');

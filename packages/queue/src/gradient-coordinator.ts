@@ -321,7 +321,7 @@ export class GradientCoordinator {
    */
   private async publishWeights(model: TrainableModel, version: WeightsVersion, clock: PhaseClock): Promise<number> {
     const { redis, policy } = this.options;
-    // Views of the weights in place, so that each is copied once, into the payload; they
+    // Views of the weights in place, so that each is copied once, into the payload. They
     // stay valid because no tensor operation runs before the encoding ends.
     const weights = new Map<string, NamedArray>();
     for (const [name, variable] of model.variables) weights.set(name, { shape: variable.shape.slice(), values: valuesView(variable) });

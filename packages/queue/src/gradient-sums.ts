@@ -4,10 +4,10 @@ import type { NamedArray } from './tensor-payload.ts';
 
 /**
  * A worker's sum of gradients over the micro-batches of one job, in arrays that it keeps
- * from job to job. Reading each gradient in place and adding it into the same arrays
- * every step allocates nothing per step; a copy of every gradient, as `dataSync()` makes
- * on wasm, would allocate the model's size outside the JS heap per step and bring a full
- * garbage collection nearly every step.
+ * from job to job. Each gradient is read in place and added into the same arrays, so a
+ * step allocates nothing here. A copy of every gradient, as `dataSync()` makes on wasm,
+ * would allocate the model's size outside the JS heap per step, which V8 counts towards
+ * its next full garbage collection.
  */
 export class GradientSums {
   private readonly arrays = new Map<string, NamedArray>();
@@ -36,7 +36,7 @@ export class GradientSums {
     }
   }
 
-  /** The sums written since `clear`, valid until the next `clear`. */
+  /** Returns the sums written since `clear`, valid until the next `clear`. */
   current(): Map<string, NamedArray> {
     return new Map([...this.arrays].filter(([name]) => this.written.has(name)));
   }

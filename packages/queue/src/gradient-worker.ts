@@ -390,7 +390,7 @@ export class GradientWorker {
   }
 
   /**
-   * Decodes a weights payload and sets the model's weights; `run.version` names no version
+   * Decodes a weights payload and sets the model's weights. `run.version` names no version
    * while the model is between two. The decoded arrays may be views of the aligner's
    * buffer, which is why they are set at once.
    */

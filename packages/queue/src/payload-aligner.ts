@@ -1,11 +1,11 @@
-/** Growth factor of a kept buffer over the payload that outgrew it; gradient payloads vary in size from step to step. */
+/** Growth factor of a kept buffer over the payload that outgrew it, because gradient payloads vary in size from step to step. */
 export const BUFFER_HEADROOM = 1.25;
 
 /**
  * Gives payloads the 4-byte alignment that typed-array views of their tensors need, in a
  * buffer it keeps. ioredis hands out replies as slices of a shared pool at any byte
- * offset; copying each one into a fresh buffer would allocate its size again on every
- * step, outside the JS heap, where V8 counts it towards its next full garbage collection.
+ * offset. A fresh copy of each would allocate the payload's size again on every step,
+ * outside the JS heap, where V8 counts it towards its next full garbage collection.
  */
 export class PayloadAligner {
   private buffer = Buffer.alloc(0);

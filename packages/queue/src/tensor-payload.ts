@@ -44,7 +44,7 @@ export interface PayloadStats {
  * version, header length), a JSON header listing each tensor's name, shape, encoding
  * and place, then the data, every part aligned to 4 bytes. With `sparseRows`, a matrix
  * is stored as its non-zero rows when that is smaller than storing it whole. The payload
- * owns its memory; a process that sends one every step should use a TensorEncoder.
+ * owns its memory. A process that sends one every step should use a TensorEncoder.
  */
 export function encodeTensors(tensors: ReadonlyMap<string, NamedArray>, encoding: GradientEncoding): { payload: Buffer; stats: PayloadStats } {
   const plan = planPayload(tensors, encoding);
@@ -169,10 +169,10 @@ export function readPayloadHeader(payload: Buffer): { entries: PayloadEntry[]; d
 }
 
 /**
- * Decodes a payload into dense arrays; row-sparse tensors get zeros in the rows not sent.
- * A dense float32 tensor is a view of the payload, not a copy, when the payload starts
- * 4-byte aligned (see PayloadAligner); the payload must then not change while the arrays
- * are in use. An unaligned payload is copied once, whole.
+ * Decodes a payload into dense arrays, with zeros in the rows a row-sparse tensor did not
+ * send. When the payload starts 4-byte aligned (see PayloadAligner), a dense float32
+ * tensor is a view of the payload, not a copy, so the payload must not change while the
+ * arrays are in use. An unaligned payload is copied once, whole.
  */
 export function decodeTensors(received: Buffer): Map<string, NamedArray> {
   const payload = received.byteOffset % 4 === 0 ? received : Buffer.from(received.buffer.slice(received.byteOffset, received.byteOffset + received.byteLength));

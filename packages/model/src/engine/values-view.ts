@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WasmInternals } from './wasm/internals.ts';
 
 /**
- * Returns the float32 values of `tensor` without copying them where the backend allows:
- * on wasm, a view of the tensor's bytes in the wasm heap; on cpu, the backend's own array.
- * Elsewhere (tensorflow) it is `dataSync()`, which copies.
+ * Returns the float32 values of `tensor` without copying them where the backend allows.
+ * On wasm that is a view of the tensor's bytes in the wasm heap, and on cpu the backend's
+ * own array. Elsewhere (tensorflow) it is `dataSync()`, which copies.
  *
  * The view is only valid until the next tensor operation: an allocation can grow the wasm
  * heap, which replaces the buffer under the view, and a disposal can hand the bytes to
