@@ -20,7 +20,7 @@ export function valuesView(tensor: tf.Tensor): Float32Array {
 
   const backend = tf.backend() as unknown as WasmInternals;
   const record = backend.dataIdMap.get(tensor.dataId);
-  // A tensor whose data still sits on another backend is moved (and copied) by dataSync.
+  // The data of a tensor made on another backend stays there, and dataSync reads it from there.
   if (record === undefined) return tensor.dataSync() as Float32Array;
   return new Float32Array(backend.wasm.HEAPU8.buffer, record.memoryOffset, tensor.size);
 }

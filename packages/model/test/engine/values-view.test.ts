@@ -36,7 +36,7 @@ describe('valuesView', () => {
     await tf.setBackend('wasm');
   });
 
-  test('a tensor made on cpu is moved to wasm and read correctly', async () => {
+  test('on wasm it reads a tensor made on cpu', async () => {
     await tf.setBackend('cpu');
     const tensor = tf.tensor([9, 8, 7]);
     await tf.setBackend('wasm');
