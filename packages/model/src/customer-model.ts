@@ -227,9 +227,14 @@ export class CustomerModel {
         throw new Error(`weight "${name}" has ${weight.values.length} values but its shape [${weight.shape.join(', ')}] needs ${variable.size}`);
       }
     }
+    // The cpu backend keeps the very array a tensor is made from (wasm and tensorflow copy
+    // it), and a caller may reuse its arrays: the distributed worker decodes every weights
+    // version into one buffer.
+    const copy = tf.getBackend() === 'cpu';
     for (const [name, variable] of this.variables) {
       const weight = weights[name]!;
-      tf.tidy(() => variable.assign(tf.tensor(weight.values, weight.shape, 'float32')));
+      const values = copy ? weight.values.slice() : weight.values;
+      tf.tidy(() => variable.assign(tf.tensor(values, weight.shape, 'float32')));
     }
   }
 

@@ -28,6 +28,24 @@ describe('weights', () => {
     target.dispose();
   });
 
+  test('setWeights copies the arrays it is given', () => {
+    // On the cpu backend a tensor keeps the array it is made from. A caller that reuses
+    // its arrays (the distributed worker decodes every version into one buffer) must not
+    // change the model's weights by doing so.
+    const config = tinyConfig();
+    const source = CustomerModel.create(config, 1);
+    const target = CustomerModel.create(config, 2);
+    const weights = source.getWeights();
+    target.setWeights(weights);
+
+    for (const weight of Object.values(weights)) weight.values.fill(7);
+    for (const [name, weight] of Object.entries(target.getWeights())) {
+      expect(maxAbsDifference(weight.values, source.getWeights()[name]!.values), name).toBe(0);
+    }
+    source.dispose();
+    target.dispose();
+  });
+
   test('same seed gives the same weights', () => {
     const first = CustomerModel.create(tinyConfig(), 9);
     const second = CustomerModel.create(tinyConfig(), 9);

@@ -223,6 +223,8 @@ export class GradientCoordinator {
       loss += options.taskWeights[task]! * taskLosses[task]!;
     }
 
+    // On the cpu backend these tensors share the arrays of `sums`, which the next step
+    // reuses; they are disposed once the update has run.
     const gradients = new Map<string, tf.Tensor>();
     for (const [name, sum] of sums) {
       if (!model.variables.has(name)) throw new Error(`a worker sent gradients for "${name}", which is not a variable of the model`);
