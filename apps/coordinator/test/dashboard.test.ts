@@ -49,7 +49,7 @@ describe('coordinator dashboard', () => {
     cleanups.push(run.remove);
     const coordinator = startCli(CLI, [
       ...['start', '--data', dataDir, '--out', run.dir, '--queue-prefix', prefix, '--max-steps', '400', '--budget-minutes', '2', '--eval-every', '5', '--patience', '1000'],
-      ...['--batch-size', '16', '--eval-max-examples', '40', '--hidden', '8', '--layers', '1', '--heads', '2', '--ffn', '16', '--max-length', '10', '--backend', 'cpu'],
+      ...['--customers-per-batch', '16', '--eval-max-examples', '40', '--hidden', '8', '--layers', '1', '--heads', '2', '--ffn', '16', '--max-length', '10', '--backend', 'cpu'],
       ...['--dashboard', '0'],
     ]);
     cleanups.push(() => coordinator.kill());

@@ -169,7 +169,7 @@ describe('nightly run', () => {
         warmStarts.push(warmStartFrom);
         const command = addTrainOptions(new Command('train')).exitOverride();
         command.parse(
-          ['--data', dataDir, '--out', runDir, '--max-steps', '4', '--eval-every', '2', '--batch-size', '16', '--hidden', '8', '--layers', '1']
+          ['--data', dataDir, '--out', runDir, '--max-steps', '4', '--eval-every', '2', '--customers-per-batch', '16', '--hidden', '8', '--layers', '1']
             .concat(['--heads', '2', '--ffn', '16', '--dropout', '0', '--max-length', '10', '--backend', 'cpu', '--lr', '0.01', '--warmup-steps', '1']),
           { from: 'user' },
         );

@@ -23,7 +23,7 @@ let dataDir: string;
 /** Options shared by the reference run and the distributed run: a tiny model without dropout. */
 function runArguments(out: string): string[] {
   return [
-    ...['--data', dataDir, '--out', out, '--max-steps', String(MAX_STEPS), '--eval-every', '3', '--batch-size', '16', '--bucket-batches', '2'],
+    ...['--data', dataDir, '--out', out, '--max-steps', String(MAX_STEPS), '--eval-every', '3', '--customers-per-batch', '16', '--bucket-batches', '2'],
     ...['--hidden', '8', '--layers', '1', '--heads', '2', '--ffn', '16', '--dropout', '0', '--max-length', '10'],
     ...['--backend', 'cpu', '--seed', '5', '--lr', '0.01', '--warmup-steps', '2', '--eval-max-examples', '40', '--budget-minutes', '10'],
   ];

@@ -31,10 +31,10 @@ interface AblationOptions {
   seed: number;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   maxLength?: number;
-  batchSize?: number;
+  customersPerBatch?: number;
   synthCustomers: number;
   budgetPerTask: boolean;
-  excludeSeen: boolean;
+  filterSeen: boolean;
 }
 
 export function registerAblationCommand(program: Command): void {
@@ -56,8 +56,8 @@ export function registerAblationCommand(program: Command): void {
     .option('--seed <seed>', 'seed of every model, as train --seed', integerAtLeast(0), 1)
     .option('--backend <backend>', 'tfjs backend: auto, tensorflow, wasm or cpu', oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const), 'auto')
     .option('--max-length <events>', "longest history every model reads (default: the manifest's maxLength)", integerAtLeast(1))
-    .option('--batch-size <customers>', 'customers per batch of every model (default: the train default)', integerAtLeast(1))
-    .option('--exclude-seen', "leave each customer's already-seen values out of the candidates, as the published MovieLens protocols do", false)
+    .option('--customers-per-batch <count>', 'batch size of every model, in customers (default: the train default)', integerAtLeast(1))
+    .option('--filter-seen', "leave each customer's already-seen values out of the candidates, as the published MovieLens protocols do", false)
     .option('--synth-customers <customers>', 'customers the generator writes for "synth" when no data root is given', integerAtLeast(10), SYNTH_CUSTOMERS)
     .addHelpText('after', '\nEach model is an ordinary `trainer:train` run under <work>/runs/<model>[-<task>]; docs/results.md explains the models.')
     .action(async (options: AblationOptions) => {
@@ -118,7 +118,7 @@ export async function runAblation(options: AblationOptions): Promise<{ markdownP
     dataset: datasetName,
     command: ablationCommand(options, datasetName),
     split: rows[0]?.split ?? 'test',
-    excludeSeen: options.excludeSeen,
+    excludeSeen: options.filterSeen,
     examples: Object.fromEntries(tasks.map((task) => [task, rows.find((row) => row.metrics[task] !== undefined)?.metrics[task]?.examples ?? 0])),
     tasks,
     budgetMinutes: options.budget,
@@ -168,8 +168,8 @@ function trainOptions(options: AblationOptions, dataDir: string, out: string, mo
   const args = ['--data', dataDir, '--out', out, '--model', model, '--tasks', tasks.join(','), '--budget-minutes', String(budget)];
   args.push('--seed', String(options.seed), '--backend', options.backend);
   if (options.maxLength !== undefined) args.push('--max-length', String(options.maxLength));
-  if (options.batchSize !== undefined) args.push('--batch-size', String(options.batchSize));
-  if (options.excludeSeen) args.push('--exclude-seen');
+  if (options.customersPerBatch !== undefined) args.push('--customers-per-batch', String(options.customersPerBatch));
+  if (options.filterSeen) args.push('--filter-seen');
   const command = addTrainOptions(new Command('train').exitOverride());
   command.parse(args, { from: 'user' });
   return command.opts<TrainCommandOptions>();
@@ -202,8 +202,8 @@ function ablationCommand(options: AblationOptions, datasetName: string): string 
   if (options.budgetPerTask) parts.push('--budget-per-task');
   if (options.tasks !== undefined) parts.push('--tasks', options.tasks.join(','));
   if (options.maxLength !== undefined) parts.push('--max-length', String(options.maxLength));
-  if (options.batchSize !== undefined) parts.push('--batch-size', String(options.batchSize));
-  if (options.excludeSeen) parts.push('--exclude-seen');
+  if (options.customersPerBatch !== undefined) parts.push('--customers-per-batch', String(options.customersPerBatch));
+  if (options.filterSeen) parts.push('--filter-seen');
   if (options.data !== undefined) parts.push('--data', options.data);
   else if (datasetName === 'synth' && options.dataRoot === undefined) parts.push('--synth-customers', String(options.synthCustomers));
   if (options.backend !== 'auto') parts.push('--backend', options.backend);

@@ -66,7 +66,7 @@ export function formatAblationMarkdown(results: AblationResults): string {
     `    ${results.command}`,
     '',
     `${results.split} split, full ranking over every candidate of each task` +
-      (results.excludeSeen === true ? " except the values the customer has already seen (--exclude-seen)" : '') +
+      (results.excludeSeen === true ? " except the values the customer has already seen (--filter-seen)" : '') +
       '; examples per task: ' +
       `${tasks.map((task) => `${task} ${results.examples[task]?.toLocaleString('en-US') ?? 0}`).join(', ')}. ` +
       `Budget: ${results.budgetMinutes} training ${results.budgetMinutes === 1 ? 'minute' : 'minutes'} per model` +

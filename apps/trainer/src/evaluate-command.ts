@@ -27,7 +27,7 @@ export interface EvaluateCommandOptions {
   k: number[];
   checkpoint: CheckpointKind;
   evalTargets?: EvaluationTargets;
-  excludeSeen?: boolean;
+  filterSeen?: boolean;
   data?: string;
   backend: BackendPreference;
 }
@@ -41,8 +41,8 @@ export function registerEvaluateCommand(program: Command): void {
     .addOption(new Option('--k <list>', 'metric cut-offs, comma-separated; 10 is always included').argParser(cutoffList).default(TRAINING_DEFAULTS.ks, TRAINING_DEFAULTS.ks.join(',')))
     .option('--checkpoint <kind>', 'weights to evaluate: best (best validation NDCG@10, or last when no validation ran) or last', oneOf(['best', 'last'] as const), 'best')
     .option('--eval-targets <which>', 'targets per customer: first or all (default: what the run was trained with)', oneOf(['first', 'all'] as const))
-    .option('--exclude-seen', "leave each customer's already-seen values out of the candidates, as the published MovieLens protocols do (default: what the run was trained with)")
-    .option('--no-exclude-seen', 'rank every candidate, seen or not')
+    .option('--filter-seen', "leave each customer's already-seen values out of the candidates, as the published MovieLens protocols do (default: what the run was trained with)")
+    .option('--no-filter-seen', 'rank every candidate, seen or not')
     .option('--data <dir>', 'ingest output directory (default: the one the run was trained on)')
     .option('--backend <backend>', 'tfjs backend: auto, tensorflow, wasm or cpu', oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const), 'auto')
     .action(async (options: EvaluateCommandOptions) => {
@@ -72,7 +72,7 @@ export async function runEvaluateCommand(options: EvaluateCommandOptions): Promi
         split: options.split,
         ks,
         evalTargets: options.evalTargets ?? TRAINING_DEFAULTS.evalTargets,
-        excludeSeen: options.excludeSeen ?? TRAINING_DEFAULTS.excludeSeen,
+        excludeSeen: options.filterSeen ?? TRAINING_DEFAULTS.excludeSeen,
         maxLength: data.manifest.maxLength,
         features: data.manifest.features.map((feature) => feature.name),
         tasks,
@@ -103,7 +103,7 @@ export async function runEvaluateCommand(options: EvaluateCommandOptions): Promi
         split: options.split,
         ks,
         evalTargets: options.evalTargets ?? config.training.evalTargets,
-        excludeSeen: options.excludeSeen ?? config.training.excludeSeen ?? TRAINING_DEFAULTS.excludeSeen,
+        excludeSeen: options.filterSeen ?? config.training.excludeSeen ?? TRAINING_DEFAULTS.excludeSeen,
         maxLength: config.modelConfig.maxLength,
         features: config.training.features,
         tasks: Object.keys(config.training.taskWeights),

@@ -35,7 +35,7 @@ export interface TrainCommandOptions extends DashboardCommandOptions {
   model: string;
   budgetMinutes: number;
   maxSteps?: number;
-  batchSize: number;
+  customersPerBatch: number;
   lr: number;
   warmupSteps: number;
   decay: LearningRateDecay;
@@ -49,7 +49,7 @@ export interface TrainCommandOptions extends DashboardCommandOptions {
   patience: number;
   evalMaxExamples: number;
   evalTargets: EvaluationTargets;
-  excludeSeen: boolean;
+  filterSeen: boolean;
   split: EvaluationSplit;
   k: number[];
   bucketBatches: number;
@@ -91,7 +91,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--model <name>', `model to train: ${variants} (docs/results.md describes each); bert4rec, sasrec and mcm-single train one task, named by --tasks`, 'mcm')
     .option('--budget-minutes <minutes>', 'wall-clock minutes of training in this invocation, validation included', positiveNumber, defaults.budgetMinutes)
     .option('--max-steps <steps>', 'total optimizer steps of the run, counted across resumes (default: no limit)', integerAtLeast(0))
-    .option('--batch-size <customers>', 'customers per batch', integerAtLeast(1), defaults.batchSize)
+    .option('--customers-per-batch <count>', 'batch size: customers per batch', integerAtLeast(1), defaults.batchSize)
     .option('--lr <rate>', 'peak learning rate of AdamW', positiveNumber, defaults.learningRate)
     .option('--warmup-steps <steps>', 'steps of linear learning-rate warm-up', integerAtLeast(0), defaults.warmupSteps)
     .option('--decay <shape>', 'learning rate after warm-up: constant, cosine or linear (cosine and linear need --max-steps)', oneOf(['constant', 'cosine', 'linear'] as const), defaults.decay)
@@ -105,7 +105,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--patience <evaluations>', 'validation evaluations without a better mean NDCG@10 before stopping early', integerAtLeast(1), defaults.patience)
     .option('--eval-max-examples <examples>', 'validation examples scored at each periodic evaluation (the final evaluation scores all)', integerAtLeast(1), defaults.evalMaxExamples)
     .option('--eval-targets <which>', 'evaluation targets per customer: first (first event of the split) or all', oneOf(['first', 'all'] as const), defaults.evalTargets)
-    .option('--exclude-seen', "leave each customer's already-seen values of a task out of its candidates in validation and the final evaluation, as the published MovieLens protocols do", defaults.excludeSeen)
+    .option('--filter-seen', "leave each customer's already-seen values of a task out of its candidates in validation and the final evaluation, as the published MovieLens protocols do", defaults.excludeSeen)
     .option('--split <split>', 'split of the final evaluation: test or validation', oneOf(['test', 'validation'] as const), 'test')
     .addOption(new Option('--k <list>', 'cut-offs of the final metrics, comma-separated; 10 is always included').argParser(cutoffList).default(defaults.ks, defaults.ks.join(',')))
     .option('--loss <loss>', "training loss: softmax (cross-entropy over the candidates) or binary (SASRec's original: one sampled negative per target; default: softmax)", oneOf(['softmax', 'binary'] as const))
@@ -198,7 +198,7 @@ async function trainAndEvaluate(options: TrainCommandOptions, hooks: TrainHooks)
         split: options.split,
         ks,
         evalTargets: options.evalTargets,
-        excludeSeen: options.excludeSeen,
+        excludeSeen: options.filterSeen,
         maxLength: options.maxLength ?? data.manifest.maxLength,
         features: data.manifest.features.map((feature) => feature.name),
         tasks,
@@ -299,7 +299,7 @@ function freshSetup(options: TrainCommandOptions, data: TrainingData, variant: N
     maxLength: modelConfig.maxLength,
     sampler: variant.sampler,
     ...(variant.sampler === CLOZE_SAMPLER ? { maskProbability: options.maskProbability } : {}),
-    batchSize: options.batchSize,
+    batchSize: options.customersPerBatch,
     bucketBatches: options.bucketBatches,
     seed: options.seed,
     taskWeights: parseTaskWeights(options.taskWeights, taskNames),
@@ -319,7 +319,7 @@ function freshSetup(options: TrainCommandOptions, data: TrainingData, variant: N
     evalMaxExamples: options.evalMaxExamples,
     evalBatchSize: TRAINING_DEFAULTS.evalBatchSize,
     evalTargets: options.evalTargets,
-    excludeSeen: options.excludeSeen,
+    excludeSeen: options.filterSeen,
   };
   return { modelConfig, training };
 }

@@ -40,7 +40,7 @@ describe('trainer dashboard and report', () => {
   it('dashboard shows one loss curve per task', async () => {
     // A tiny model on 2 cores takes a few hundred steps in the 9-second budget, with a validation every 10 steps and no early stop.
     const train = startCli(CLI, [
-      ...['train', '--data', dataDir, '--out', runDir, '--budget-minutes', '0.15', '--eval-every', '10', '--patience', '1000', '--batch-size', '16', '--eval-max-examples', '40'],
+      ...['train', '--data', dataDir, '--out', runDir, '--budget-minutes', '0.15', '--eval-every', '10', '--patience', '1000', '--customers-per-batch', '16', '--eval-max-examples', '40'],
       ...['--hidden', '8', '--layers', '1', '--heads', '2', '--ffn', '16', '--max-length', '10', '--backend', 'cpu', '--dashboard', '0'],
     ]);
     cleanups.push(() => train.kill());

@@ -98,7 +98,7 @@ describe('trainer CLI', () => {
     expect(metrics.excludeSeen).toBe(false);
     expect(existsSync(join(runDir, 'checkpoints'))).toBe(false);
 
-    const table = await runCli(['evaluate', '--run', runDir, '--exclude-seen', '--backend', 'cpu']);
+    const table = await runCli(['evaluate', '--run', runDir, '--filter-seen', '--backend', 'cpu']);
     expect(table).toContain('planted, test split, seen values excluded: popularity');
     const unseen = await readMetrics(runDir);
     expect(unseen.excludeSeen).toBe(true);
@@ -143,7 +143,7 @@ describe('trainer CLI', () => {
 
   it('explains every option with its default', async () => {
     const { stdout } = await promisify(execFile)('npx', ['tsx', 'apps/trainer/src/cli.ts', 'train', '--help'], { cwd: join(import.meta.dirname, '../../..') });
-    for (const option of ['--data', '--out', '--model', '--budget-minutes', '--max-steps', '--batch-size', '--lr', '--seed', '--backend', '--resume', '--eval-every', '--hidden']) {
+    for (const option of ['--data', '--out', '--model', '--budget-minutes', '--max-steps', '--customers-per-batch', '--lr', '--seed', '--backend', '--resume', '--eval-every', '--hidden']) {
       expect(stdout).toContain(option);
     }
     expect(stdout).toContain('(default: 30)');

@@ -287,7 +287,7 @@ class TrainingSession {
         this.logger.error({ step: this.step + 1, batchSize, length, lastCheckpointStep: this.lastCheckpointStep }, 'training stopped: the wasm backend ran out of memory');
         throw new Error(
           `step ${this.step + 1} failed on the wasm backend (${(error as Error).message}) with a batch of ${batchSize} histories padded to ${length} events. ` +
-            'The wasm heap is limited to 4 GiB, so lower --batch-size or --max-length, or use the tensorflow backend (@tensorflow/tfjs-node)',
+            'The wasm heap is limited to 4 GiB, so lower --customers-per-batch or --max-length, or use the tensorflow backend (@tensorflow/tfjs-node)',
           { cause: error },
         );
       }

@@ -141,7 +141,7 @@ describe('train', () => {
       throw error;
     };
     await expect(train(model, data, testTrainerOptions(await runDirectory()), logger, outOfMemory)).rejects.toThrow(
-      /step 1 failed on the wasm backend \(memory access out of bounds\) with a batch of 16 histories padded to \d+ events.*lower --batch-size or --max-length/,
+      /step 1 failed on the wasm backend \(memory access out of bounds\) with a batch of 16 histories padded to \d+ events.*lower --customers-per-batch or --max-length/,
     );
     model.dispose();
   });
