@@ -7,7 +7,7 @@ import type { Logger } from '@mcm/common';
 import { valuesView } from '@mcm/model';
 import { applyGradients, disposeGradients, type AdamW, type SampledBatch, type StepOptions, type StepResult, type TrainableModel, type TrainingData } from '@mcm/training';
 import { CoordinatorLock } from './coordinator-lock.ts';
-import { GRADIENT_QUEUE, QueueKeys } from './keys.ts';
+import { DEFAULT_PREFIX, GRADIENT_QUEUE, QueueKeys } from './keys.ts';
 import {
   formatVersion,
   gradientJobId,
@@ -185,7 +185,9 @@ export class GradientCoordinator {
     const firstLook = activeWorkers(this.options.redis, this.keys).catch(() => null);
     const weightsBytes = await this.publishWeights(model, version, clock);
 
-    const workers = await this.waitForWorkers(options.step, await firstLook);
+    const { workers, waited } = await this.waitForWorkers(options.step, await firstLook);
+    // The weights expire payloadTtlMs after they are stored, and the wait has no end.
+    if (waited) await this.publishWeights(model, version, clock);
     clock.mark('workers');
     const shards = planShards(sampled, this.options.data, workers.length);
     const tasks = Object.keys(options.taskWeights);
@@ -207,7 +209,10 @@ export class GradientCoordinator {
     this.statusRecord.state = 'training';
     this.statusRecord.step = options.step;
     const dispatchStart = clock.mark('plan');
-    const { results, payloads, redone, queueCounts, latencies } = await this.collect(version, shards, jobData, options.step, clock);
+    // A shard is redone after its job failed, perhaps because the stored weights were lost or
+    // damaged, so they are stored again from the model before each redo.
+    const republish = () => this.publishWeights(model, version, new PhaseClock()).then(() => undefined);
+    const { results, payloads, redone, queueCounts, latencies } = await this.collect(version, shards, jobData, options.step, clock, republish);
 
     const sumStart = clock.mark('wait');
     // The gradient keys are deleted while the update runs; the payloads are in hand already.
@@ -347,21 +352,22 @@ export class GradientCoordinator {
 
   /**
    * Returns the active workers, waiting (and logging every few seconds) while there is
-   * none. `firstLook` is a list read just before, used in place of the first read unless
-   * it is null (the read failed) or empty.
+   * none, and whether it waited. `firstLook` is a list read just before, used in place of
+   * the first read unless it is null (the read failed) or empty.
    */
-  private async waitForWorkers(step: number, firstLook: WorkerInfo[] | null = null): Promise<WorkerInfo[]> {
+  private async waitForWorkers(step: number, firstLook: WorkerInfo[] | null = null): Promise<{ workers: WorkerInfo[]; waited: boolean }> {
     let lastLog = 0;
     let known = firstLook;
-    for (;;) {
+    const prefixOption = this.options.prefix === DEFAULT_PREFIX ? '' : ` --queue-prefix ${this.options.prefix}`;
+    for (let round = 0; ; round++) {
       this.throwIfStopped();
       const workers = known !== null && known.length > 0 ? known : await activeWorkers(this.options.redis, this.keys);
       known = null;
       this.statusRecord.workers = workers;
-      if (workers.length > 0) return workers;
+      if (workers.length > 0) return { workers, waited: round > 0 };
       this.statusRecord.state = 'waiting-for-workers';
       if (Date.now() - lastLog >= WAIT_LOG_INTERVAL_MS) {
-        this.options.logger.info({ step, prefix: this.options.prefix }, 'waiting for a worker: start one with "npx nx run trainer:worker"');
+        this.options.logger.info({ step, prefix: this.options.prefix }, `waiting for a worker: start one with "npx nx run trainer:worker${prefixOption}"`);
         lastLog = Date.now();
       }
       await sleep(Math.min(this.options.policy.heartbeatIntervalMs, 500));
@@ -380,6 +386,7 @@ export class GradientCoordinator {
     jobData: (shard: BatchShard) => GradientJobData,
     step: number,
     clock: PhaseClock,
+    republish: () => Promise<void>,
   ): Promise<{ results: GradientJobResult[]; payloads: Buffer[]; redone: number; queueCounts: Record<string, number>; latencies: Record<string, number> }> {
     const { logger, policy } = this.options;
     const inFlight = new Map<string, Dispatched>();
@@ -414,7 +421,8 @@ export class GradientCoordinator {
         throw new Error(`shard ${shard.shard} of step ${step} failed ${redo + 1} times (last: ${reason}); check the workers' logs`);
       }
       redone++;
-      logger.warn({ step, shard: shard.shard, job: id, redo: redo + 1, reason }, 'dispatching the shard again');
+      logger.warn({ step, shard: shard.shard, job: id, redo: redo + 1, reason }, 'dispatching the shard again, with the weights stored again');
+      await republish();
       await dispatch(shard, redo + 1);
     };
 

@@ -385,7 +385,14 @@ export class GradientWorker {
       this.options.logger.warn(log, 'stale gradient job rejected: its weights are no longer in Redis');
       throw new UnrecoverableError(`stale gradient job: the weights of version ${formatVersion(version)} are no longer in Redis`);
     }
-    this.setWeights(run, version, payload);
+    try {
+      this.setWeights(run, version, payload);
+    } catch (error) {
+      // Reading the same key again would fail the same way, so BullMQ must not retry the job.
+      // The coordinator stores the weights again before it redoes the shard.
+      const key = this.keys.weights(version.run, version.session, version.version);
+      throw new UnrecoverableError(`the weights of version ${formatVersion(version)} in ${key} cannot be loaded: ${(error as Error).message}`);
+    }
     this.options.logger.debug({ ...log, prefetched: prefetched !== undefined }, 'weights loaded');
   }
 

@@ -26,7 +26,8 @@ export interface PayloadEntry {
 
 /** Bytes of the payload header: magic, format version, header length. */
 const PREFIX_BYTES = 12;
-const MAGIC = 0x4d434d54; // "MCMT"
+// Written little-endian, so a payload starts with the bytes "TMCM".
+const MAGIC = 0x4d434d54;
 const FORMAT_VERSION = 1;
 
 /** Per-tensor sizes of an encoded payload, for the benchmark and the step log. */
@@ -152,12 +153,20 @@ function padding(byteLength: number): number {
 /** Reads the header of a payload and returns its entries and where the data starts. */
 export function readPayloadHeader(payload: Buffer): { entries: PayloadEntry[]; dataStart: number } {
   if (payload.byteLength < PREFIX_BYTES || payload.readUInt32LE(0) !== MAGIC) {
-    throw new Error(`not a tensor payload (${payload.byteLength} bytes, no MCMT magic); the key contains something else`);
+    throw new Error(`not a tensor payload: ${payload.byteLength} bytes that do not start with "TMCM"; the key contains something else`);
   }
   const version = payload.readUInt32LE(4);
   if (version !== FORMAT_VERSION) throw new Error(`tensor payload format ${version} is not supported; this version of mcm reads format ${FORMAT_VERSION}`);
   const headerLength = payload.readUInt32LE(8);
-  const header = JSON.parse(payload.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as { entries: PayloadEntry[] };
+  if (PREFIX_BYTES + headerLength > payload.byteLength) {
+    throw new Error(`tensor payload header of ${headerLength} bytes does not fit in the ${payload.byteLength}-byte payload; the payload is truncated or corrupt`);
+  }
+  let header: { entries: PayloadEntry[] };
+  try {
+    header = JSON.parse(payload.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as { entries: PayloadEntry[] };
+  } catch (error) {
+    throw new Error(`tensor payload header is not valid JSON (${(error as Error).message}); the payload is corrupt`, { cause: error });
+  }
   const dataStart = PREFIX_BYTES + headerLength;
   for (const entry of header.entries) {
     const end = dataStart + entry.offset + entry.byteLength;

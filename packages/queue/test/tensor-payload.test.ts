@@ -68,6 +68,14 @@ describe('tensor payload', () => {
     expect(() => decodeTensors(Buffer.from('hello world, not tensors'))).toThrow('not a tensor payload');
   });
 
+  it('rejects a payload cut inside its header', () => {
+    const { payload } = encodeTensors(new Map([['kernel', { shape: [4, 4], values: new Float32Array(16) }]]), { sparseRows: false, denseFloat16: false });
+    expect(() => decodeTensors(payload.subarray(0, 40))).toThrow(/tensor payload header of \d+ bytes does not fit in the 40-byte payload; the payload is truncated or corrupt/);
+    const garbled = Buffer.from(payload);
+    garbled.fill(0x7b, 12, 20);
+    expect(() => decodeTensors(garbled)).toThrow(/tensor payload header is not valid JSON .*; the payload is corrupt/);
+  });
+
   it('rejects a truncated payload, naming the tensor that does not fit', () => {
     const { payload } = encodeTensors(new Map([['kernel', { shape: [4, 4], values: new Float32Array(16) }]]), { sparseRows: false, denseFloat16: false });
     expect(() => decodeTensors(payload.subarray(0, payload.byteLength - 8))).toThrow(/tensor "kernel" lies at bytes \d+\.\.\d+ of a \d+-byte payload; the payload is truncated or corrupt/);
