@@ -1,10 +1,34 @@
 import { InvalidArgumentError } from 'commander';
 
+/**
+ * Returns the decimal integer `value` spells, else NaN. Number() alone would also take
+ * "", " 5", "0x10" and "1e2" (as 0, 5, 16 and 100).
+ */
+function decimalInteger(value: string): number {
+  return /^[+-]?\d+$/.test(value) ? Number(value) : Number.NaN;
+}
+
+/** Returns the number `value` spells, else NaN; Number() alone would take "" and " " as 0. */
+function decimalNumber(value: string): number {
+  return value.trim() === '' ? Number.NaN : Number(value);
+}
+
 /** Returns a commander parser of an integer of at least `minimum`. */
 export function integerAtLeast(minimum: number): (value: string) => number {
   return (value) => {
-    const parsed = Number(value);
+    const parsed = decimalInteger(value);
     if (!Number.isInteger(parsed) || parsed < minimum) throw new InvalidArgumentError(`expected an integer >= ${minimum}, got "${value}"`);
+    return parsed;
+  };
+}
+
+/** Returns a commander parser of an integer in [minimum, maximum]. */
+export function integerBetween(minimum: number, maximum: number): (value: string) => number {
+  return (value) => {
+    const parsed = decimalInteger(value);
+    if (!Number.isInteger(parsed) || parsed < minimum || parsed > maximum) {
+      throw new InvalidArgumentError(`expected an integer in [${minimum}, ${maximum}], got "${value}"`);
+    }
     return parsed;
   };
 }
@@ -12,7 +36,7 @@ export function integerAtLeast(minimum: number): (value: string) => number {
 /** Returns a commander parser of a number in [minimum, maximum]. */
 export function numberBetween(minimum: number, maximum: number): (value: string) => number {
   return (value) => {
-    const parsed = Number(value);
+    const parsed = decimalNumber(value);
     if (!Number.isFinite(parsed) || parsed < minimum || parsed > maximum) {
       throw new InvalidArgumentError(`expected a number in [${minimum}, ${maximum}], got "${value}"`);
     }
@@ -22,7 +46,7 @@ export function numberBetween(minimum: number, maximum: number): (value: string)
 
 /** Returns a commander parser of a number greater than 0. */
 export function positiveNumber(value: string): number {
-  const parsed = Number(value);
+  const parsed = decimalNumber(value);
   if (!(parsed > 0)) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
   return parsed;
 }
