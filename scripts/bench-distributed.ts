@@ -104,41 +104,47 @@ const { values: args } = parseArgs({
   },
 });
 
-if (args.scaling !== 'strong' && args.scaling !== 'weak') {
-  throw new Error(`--scaling must be "strong" or "weak", got "${args.scaling}"`);
-}
-
 /** Batches the sampler draws at once and sorts by history length (the trainer's default is 8). */
 const BUCKET_BATCHES = 4;
 
-for (const option of ['steps', 'warmup'] as const) {
-  const value = Number(args[option]);
-  if (!Number.isInteger(value) || value < 0 || value % BUCKET_BATCHES !== 0) {
-    throw new Error(`--${option} must be a multiple of ${BUCKET_BATCHES} (the sampler's bucket pool), got ${args[option]}`);
-  }
+/** Exits with `message` and no stack trace: these are mistakes in the command line. */
+function usageError(message: string): never {
+  process.stderr.write(`bench-distributed: ${message}\n`);
+  process.exit(2);
 }
 
-if (args['prefetch-weights'] !== 'on' && args['prefetch-weights'] !== 'off') {
-  throw new Error(`--prefetch-weights must be "on" or "off", got "${args['prefetch-weights']}"`);
+/** Returns the integer of at least `minimum` that option `name` spells, or exits naming the option. */
+function integerOption(name: keyof typeof args, value: string, minimum: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < minimum) usageError(`--${name} must be an integer >= ${minimum}, got "${value}"`);
+  return Number(value);
 }
+
+if (args.scaling !== 'strong' && args.scaling !== 'weak') usageError(`--scaling must be "strong" or "weak", got "${args.scaling}"`);
+if (args['prefetch-weights'] !== 'on' && args['prefetch-weights'] !== 'off') usageError(`--prefetch-weights must be "on" or "off", got "${args['prefetch-weights']}"`);
+if (!['wasm', 'cpu', 'tensorflow'].includes(args.backend)) usageError(`--backend must be wasm, cpu or tensorflow, got "${args.backend}"`);
 
 const settings = {
-  workerCounts: args.workers.split(',').map(Number),
-  rounds: Number(args.rounds),
-  steps: Number(args.steps),
-  warmup: Number(args.warmup),
-  batch: Number(args.batch),
+  workerCounts: args.workers.split(',').map((count) => integerOption('workers', count.trim(), 1)),
+  rounds: integerOption('rounds', args.rounds, 1),
+  steps: integerOption('steps', args.steps, BUCKET_BATCHES),
+  warmup: integerOption('warmup', args.warmup, 0),
+  batch: integerOption('batch', args.batch, 1),
   scaling: args.scaling as 'strong' | 'weak',
   prefetchWeights: args['prefetch-weights'] === 'on',
-  heapGrowth: Number(args['heap-growth']),
-  items: Number(args.items),
-  customers: Number(args.customers),
-  length: Number(args.length),
-  hidden: Number(args.hidden),
-  layers: Number(args.layers),
+  heapGrowth: integerOption('heap-growth', args['heap-growth'], 0),
+  items: integerOption('items', args.items, 2),
+  customers: integerOption('customers', args.customers, 1),
+  length: integerOption('length', args.length, 6),
+  hidden: integerOption('hidden', args.hidden, 1),
+  layers: integerOption('layers', args.layers, 1),
   backend: args.backend as 'wasm' | 'cpu' | 'tensorflow',
-  bytesItems: Number(args['bytes-items']),
+  bytesItems: integerOption('bytes-items', args['bytes-items'], 2),
 };
+
+for (const option of ['steps', 'warmup'] as const) {
+  if (settings[option] % BUCKET_BATCHES !== 0) usageError(`--${option} must be a multiple of ${BUCKET_BATCHES} (the sampler's bucket pool), got ${settings[option]}`);
+}
+if (settings.heapGrowth > 1000) usageError(`--heap-growth must be at most 1000 (percent), got ${settings.heapGrowth}`);
 
 const logger = createLogger('bench-distributed');
 const redisUrl = redisUrlFromEnvironment();
@@ -496,7 +502,7 @@ async function localOnly(dataDir: string): Promise<void> {
 async function main(): Promise<void> {
   const backend = await initBackend(settings.backend);
   const dir = await mkdtemp(join(tmpdir(), 'mcm-bench-distributed-'));
-  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')} at start`;
+  const machine = `${cpus().length} logical CPUs (${cpus()[0]?.model ?? 'unknown model'}), load average ${loadavg().map((value) => value.toFixed(2)).join(' ')} at start`;
   try {
     const dataDir = join(dir, 'throughput');
     await writeSyntheticDataset(dataDir, settings.items, settings.customers, settings.length);
@@ -539,7 +545,7 @@ async function main(): Promise<void> {
       }
       const together = median(perRound);
       console.log(
-        `${count} independent single processes at once: ${together.toFixed(1)} sequences/s in all (median of ${perRound.length} rounds), ` +
+        `${count} independent single processes at once: ${together.toFixed(1)} sequences/s in all (median of ${perRound.length} round${perRound.length === 1 ? '' : 's'}), ` +
           `${(together / alone).toFixed(2)}x one process alone: the most ${count} workers can reach on this machine`,
       );
     }
@@ -556,7 +562,7 @@ async function main(): Promise<void> {
       const roundTrip = mean(rounds.flatMap((timing) => timing.coordinatorPhases.map((phases, i) => phases.wait! - timing.workerSeconds[i]!)));
       console.log(
         `${count} worker(s), global batch ${globalBatch(count)}: ${(step * 1000).toFixed(1)} ms/step on average, ${sequencesPerSecond.toFixed(1)} sequences/s, ` +
-          `slowest worker ${(workerSeconds * 1000).toFixed(1)} ms, overhead ${(overheadSeconds * 1000).toFixed(1)} ms/step ` +
+          `slowest worker ${(workerSeconds * 1000).toFixed(1)} ms/step, overhead ${(overheadSeconds * 1000).toFixed(1)} ms/step ` +
           `(of which queue round trip ${(roundTrip * 1000).toFixed(1)} ms), ` +
           `gradients ${(gradientBytes / 1e6).toFixed(2)} MB/step, weights ${(rounds[0]!.weightsBytes / 1e6).toFixed(2)} MB/step`,
       );
