@@ -43,7 +43,7 @@ describe('gradient of Sum', () => {
   }
 
   test('the registered gradient makes its ones with fill, on the backend', () => {
-    // The stock gradient computes the same values, so only its source tells the two apart.
+    // The stock gradient computes the same values, so only the source differs.
     const source = tf.getGradient(tf.Sum)!.gradFunc.toString();
     expect(source).toContain('fill(');
     expect(source).not.toContain('ones(');

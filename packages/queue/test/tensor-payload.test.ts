@@ -100,7 +100,7 @@ describe('tensor payload buffers', () => {
     { sparseRows: true, denseFloat16: false },
   ];
 
-  /** A mix of a sparse table, an odd-length float16 vector and a dense kernel. */
+  /** Returns a sparse table, an odd-length vector and a dense kernel. */
   function mixedTensors(touched: number[]): Map<string, NamedArray> {
     return new Map([
       ['embedding/item', sparseMatrix(200, 4, touched)],
@@ -116,7 +116,7 @@ describe('tensor payload buffers', () => {
     return pool.subarray(3);
   }
 
-  it('a reused encoder writes the same bytes as a fresh payload, also after a larger one', () => {
+  it('reused encoder matches a fresh payload', () => {
     const encoder = new TensorEncoder();
     for (const touched of [[0, 5, 199], Array.from({ length: 150 }, (_, i) => i), [7]]) {
       for (const encoding of encodings) {

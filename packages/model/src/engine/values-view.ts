@@ -11,8 +11,8 @@ import type { WasmInternals } from './wasm/internals.ts';
  * another tensor. Read or copy it at once, and never write to it.
  *
  * Why: `dataSync()` on wasm copies the tensor into a new ArrayBuffer. Reading a step's
- * gradients or weights that way allocates megabytes of memory outside the JS heap per step,
- * and V8 answers that with a full garbage collection almost every step.
+ * gradients or weights that way allocates megabytes outside the JS heap per step, which V8
+ * counts towards its next full garbage collection.
  */
 export function valuesView(tensor: tf.Tensor): Float32Array {
   if (tensor.dtype !== 'float32') throw new Error(`valuesView reads float32 tensors, got ${tensor.dtype} [${tensor.shape}]`);

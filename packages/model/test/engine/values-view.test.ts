@@ -8,7 +8,7 @@ beforeAll(async () => {
 });
 
 describe('valuesView', () => {
-  test('on wasm it reads the values in place in the heap, without a copy', async () => {
+  test('wasm reads in place', async () => {
     await tf.setBackend('wasm');
     const tensor = tf.tensor([1.5, -2, 3.25, 4, 5, 6], [2, 3]);
     const view = valuesView(tensor);
@@ -20,7 +20,7 @@ describe('valuesView', () => {
     tensor.dispose();
   });
 
-  test('on wasm it reads the result of an operation, not its inputs', async () => {
+  test('wasm reads an operation result', async () => {
     await tf.setBackend('wasm');
     const a = tf.tensor([1, 2, 3]);
     const b = tf.mul(a, 2);
@@ -28,7 +28,7 @@ describe('valuesView', () => {
     tf.dispose([a, b]);
   });
 
-  test('on cpu it returns the same values as dataSync', async () => {
+  test('cpu matches dataSync', async () => {
     await tf.setBackend('cpu');
     const tensor = tf.tensor([0.25, 7, -1]);
     expect(Array.from(valuesView(tensor))).toEqual([0.25, 7, -1]);
@@ -36,7 +36,7 @@ describe('valuesView', () => {
     await tf.setBackend('wasm');
   });
 
-  test('on wasm it reads a tensor made on cpu', async () => {
+  test('wasm reads a cpu tensor', async () => {
     await tf.setBackend('cpu');
     const tensor = tf.tensor([9, 8, 7]);
     await tf.setBackend('wasm');
@@ -44,7 +44,7 @@ describe('valuesView', () => {
     tensor.dispose();
   });
 
-  test('it refuses a tensor that is not float32, naming its type and shape', async () => {
+  test('rejects a non-float32 tensor', async () => {
     await tf.setBackend('wasm');
     const tensor = tf.tensor([1, 2], [2], 'int32');
     expect(() => valuesView(tensor)).toThrow('valuesView reads float32 tensors, got int32 [2]');

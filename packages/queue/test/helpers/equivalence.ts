@@ -12,8 +12,8 @@ const logger = silentLogger();
 const policy = testPolicy();
 
 /**
- * Trains the fixture run with `workerCount` in-process workers on the active backend;
- * returns its steps and the tensor count after each step, workers' and coordinator's
+ * Trains the fixture run with `workerCount` in-process workers on the active backend.
+ * Returns its steps and the tensor count after each step, workers' and coordinator's
  * together.
  */
 export async function distributedRun(
