@@ -356,6 +356,8 @@ export class GradientCoordinator {
    * the first read unless it is null (the read failed) or empty.
    */
   private async waitForWorkers(step: number, firstLook: WorkerInfo[] | null = null): Promise<{ workers: WorkerInfo[]; waited: boolean }> {
+    // NOTE: the wait has no deadline. `--budget-minutes` does not end it, and the time
+    // spent waiting counts against the budget of the step that waited.
     let lastLog = 0;
     let known = firstLook;
     const prefixOption = this.options.prefix === DEFAULT_PREFIX ? '' : ` --queue-prefix ${this.options.prefix}`;
