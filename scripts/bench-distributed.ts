@@ -59,6 +59,7 @@ import {
   connectRedis,
   DEFAULT_HEAP_GROWTH_PERCENT,
   encodeTensors,
+  MAX_HEAP_GROWTH_PERCENT,
   GradientCoordinator,
   QueueKeys,
   redisUrlFromEnvironment,
@@ -144,7 +145,7 @@ const settings = {
 for (const option of ['steps', 'warmup'] as const) {
   if (settings[option] % BUCKET_BATCHES !== 0) usageError(`--${option} must be a multiple of ${BUCKET_BATCHES} (the sampler's bucket pool), got ${settings[option]}`);
 }
-if (settings.heapGrowth > 1000) usageError(`--heap-growth must be at most 1000 (percent), got ${settings.heapGrowth}`);
+if (settings.heapGrowth > MAX_HEAP_GROWTH_PERCENT) usageError(`--heap-growth must be at most ${MAX_HEAP_GROWTH_PERCENT} (percent), got ${settings.heapGrowth}`);
 
 const logger = createLogger('bench-distributed');
 const redisUrl = redisUrlFromEnvironment();

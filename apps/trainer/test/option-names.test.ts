@@ -35,7 +35,7 @@ describe('command-line option names', () => {
   });
 
   test('none is taken by nx run', async () => {
-    const taken = (await declaredOptions()).filter(({ name }) => NX_RUN_WORDS.some((word) => name === word || name.startsWith(`${word}-`)));
-    expect(taken).toEqual([]);
+    const claimedByNx = (await declaredOptions()).filter(({ name }) => NX_RUN_WORDS.some((word) => name === word || name.startsWith(`${word}-`)));
+    expect(claimedByNx).toEqual([]);
   });
 });

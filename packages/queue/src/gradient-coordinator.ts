@@ -186,9 +186,9 @@ export class GradientCoordinator {
     const weightsBytes = await this.publishWeights(model, version, clock);
 
     const { workers, waited } = await this.waitForWorkers(options.step, await firstLook);
+    clock.mark('workers');
     // The weights expire payloadTtlMs after they are stored, and the wait has no end.
     if (waited) await this.publishWeights(model, version, clock);
-    clock.mark('workers');
     const shards = planShards(sampled, this.options.data, workers.length);
     const tasks = Object.keys(options.taskWeights);
     const batchLabelCounts = labelCounts(sampled.labels, tasks);
@@ -211,7 +211,7 @@ export class GradientCoordinator {
     const dispatchStart = clock.mark('plan');
     // A shard is redone after its job failed, perhaps because the stored weights were lost or
     // damaged, so they are stored again from the model before each redo.
-    const republish = () => this.publishWeights(model, version, new PhaseClock()).then(() => undefined);
+    const republish = () => this.publishWeights(model, version, new PhaseClock());
     const { results, payloads, redone, queueCounts, latencies } = await this.collect(version, shards, jobData, options.step, clock, republish);
 
     const sumStart = clock.mark('wait');
@@ -388,7 +388,7 @@ export class GradientCoordinator {
     jobData: (shard: BatchShard) => GradientJobData,
     step: number,
     clock: PhaseClock,
-    republish: () => Promise<void>,
+    republish: () => Promise<unknown>,
   ): Promise<{ results: GradientJobResult[]; payloads: Buffer[]; redone: number; queueCounts: Record<string, number>; latencies: Record<string, number> }> {
     const { logger, policy } = this.options;
     const inFlight = new Map<string, Dispatched>();

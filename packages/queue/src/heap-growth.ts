@@ -12,14 +12,17 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const DEFAULT_HEAP_GROWTH_PERCENT = 100;
 
+/** Largest heap growth accepted, in percent: ten more live heaps of memory. */
+export const MAX_HEAP_GROWTH_PERCENT = 1000;
+
 /**
  * Sets how far the heap may grow past its live size before the next full garbage
  * collection, in percent of it. 0 gives the choice back to V8. The setting applies from
  * the next collection on, so call it at start-up.
  */
 export function setHeapGrowth(percent: number): void {
-  if (!Number.isInteger(percent) || percent < 0 || percent > 1000) {
-    throw new Error(`heap growth must be a whole percentage from 0 to 1000, got ${percent}`);
+  if (!Number.isInteger(percent) || percent < 0 || percent > MAX_HEAP_GROWTH_PERCENT) {
+    throw new Error(`heap growth must be a whole percentage from 0 to ${MAX_HEAP_GROWTH_PERCENT}, got ${percent}`);
   }
   setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

@@ -22,11 +22,11 @@ describe('GradientSums', () => {
     expect(sums.current().get('kernel')!.shape).toEqual([2, 2]);
 
     // The next job sums only its own gradients, in the same arrays, and leaves out names it did not add.
-    const kept = sums.current().get('kernel')!.values;
+    const reusedValues = sums.current().get('kernel')!.values;
     sums.clear();
     sums.add('kernel', second);
-    expect(sums.current().get('kernel')!.values).toBe(kept);
-    expect(Array.from(kept)).toEqual([0.5, 1, 1.5, 2]);
+    expect(sums.current().get('kernel')!.values).toBe(reusedValues);
+    expect(Array.from(reusedValues)).toEqual([0.5, 1, 1.5, 2]);
     expect([...sums.current().keys()]).toEqual(['kernel']);
     tf.dispose([first, second, bias]);
   });
